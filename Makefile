@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine with Python 3.11+ and make:
+#   make run    set up, migrate the database, serve on http://127.0.0.1:$(PORT)
+#   make test   set up, then run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+DEV_ENV := APP_ENV=development PORT=$(PORT)
+
+.PHONY: install run test lint format spec spec-lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(DEV_ENV) $(BIN)/flask --app app db upgrade
+	@$(DEV_ENV) $(BIN)/flask --app app urls
+	$(DEV_ENV) $(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind 127.0.0.1:$(PORT) 'app:create_app()'
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check app tests
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format app tests
+
+# Rewrite the checked-in spec, openapi/openapi.yaml, after changing an operation.
+spec: install
+	APP_ENV=development $(BIN)/flask --app app spec export
+
+spec-lint: install
+	APP_ENV=development $(BIN)/flask --app app spec lint --strict
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

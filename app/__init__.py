@@ -1,0 +1,92 @@
+"""todo-action: a TODO API for ChatGPT GPT Actions, with its own OAuth 2 provider and API keys.
+
+`create_app` reads as the table of contents of the application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import environ_with_overrides, load_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, or from `test_config` alone when one is given.
+
+    `test_config` takes the environment variables' names (DATABASE_URL, ACTION_AUTH, ...) and
+    any raw Flask config keys; the real environment is then not read at all.
+    """
+    environ, overrides = environ_with_overrides(test_config)
+    app = Flask(__name__, instance_path=str(REPO_ROOT / "instance"))
+    app.config.from_mapping(load_config(environ))
+    app.config.update(overrides)
+
+    configure_app(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_app(app: Flask) -> None:
+    # Non-ASCII text counts once against ChatGPT's 100,000-character limit, not as \uXXXX.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # privacy.html lives at the repository root, where operators look for it.
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(REPO_ROOT))])
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from app.errors import Api
+    from app.extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
+
+    # One Api per app: it holds the app's spec, and tests build many apps in one process.
+    app.config.update(
+        API_TITLE="TODO Action",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    )
+    app.extensions["todo_action_api"] = Api(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app import todos
+    from app.web import blp as web_blp
+
+    api = app.extensions["todo_action_api"]
+    for module in (todos,):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(web_blp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.spec.cli import spec_cli
+
+    app.cli.add_command(spec_cli)

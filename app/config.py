@@ -1,0 +1,201 @@
+"""Every setting the app reads, parsed and checked in one place.
+
+`load_config` turns an environment-like mapping (``os.environ`` in production, a plain dict in
+tests) into Flask config. Nothing else in the app reads the environment, so a test can build an
+app with any settings and an import never fails for a missing variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+APP_ENVS = ("production", "development", "testing")
+AUTH_MODES = ("oauth", "apikey", "none")
+API_KEY_AUTH_TYPES = ("bearer", "basic", "custom")
+
+# Values copied from examples and tutorials; a deployment that still has one is not secret.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "changethis",
+        "dev",
+        "development",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your-secret-key",
+        "replace-me",
+        "not-a-secret-development-only",
+    }
+)
+DEV_SECRET_KEY = "not-a-secret-development-only"
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+# (environment variable, default, description): the README table and .env.example list these.
+SETTINGS: tuple[tuple[str, str | None, str], ...] = (
+    ("APP_ENV", "production", "production | development | testing"),
+    ("DATABASE_URL", None, "SQLAlchemy URL; postgres:// is accepted. Default: instance/ SQLite"),
+    ("PUBLIC_URL", None, "The https origin the GPT calls, e.g. https://todo.example.com"),
+    ("SECRET_KEY", None, "Signs sessions and CSRF tokens; required in production"),
+    ("ACTION_AUTH", "oauth", "oauth | apikey | none: the auth the published spec declares"),
+    ("API_KEY_AUTH_TYPE", "bearer", "bearer | basic | custom: the editor's API key sub-type"),
+    ("API_KEY_HEADER", "X-API-Key", "Header name for the custom API key sub-type"),
+    ("API_RATE_LIMIT", "600 per minute", "Per-credential API limit, or 'off'"),
+    ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
+    ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
+    ("MAX_CONTENT_LENGTH", "262144", "Largest request body in bytes"),
+    ("TRUSTED_PROXY_HOPS", "1", "Proxies in front of the app whose X-Forwarded-* to trust"),
+    ("OPERATOR_NAME", "The operator of this service", "Shown on the privacy page"),
+    ("CONTACT_EMAIL", "privacy@example.com", "Shown on the privacy page"),
+    ("DATA_RETENTION_DAYS", "30", "Days request logs are kept, shown on the privacy page"),
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message is one line meant for the operator."""
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    lowered = value.strip().lower()
+    if lowered not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return lowered
+
+
+def database_uri(url: str | None) -> str:
+    """Map a PaaS DATABASE_URL onto the driver this project installs (psycopg 3)."""
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'todo-action.sqlite3'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def public_url(environ: Mapping[str, str]) -> str | None:
+    """The origin the GPT calls: PUBLIC_URL, else what the PaaS says about itself."""
+    if environ.get("PUBLIC_URL"):
+        return environ["PUBLIC_URL"].rstrip("/")
+    if environ.get("RENDER_EXTERNAL_URL"):
+        return environ["RENDER_EXTERNAL_URL"].rstrip("/")
+    if environ.get("RAILWAY_PUBLIC_DOMAIN"):
+        return "https://" + environ["RAILWAY_PUBLIC_DOMAIN"]
+    if environ.get("FLY_APP_NAME"):
+        return f"https://{environ['FLY_APP_NAME']}.fly.dev"
+    return None
+
+
+def _check_public_url(url: str, *, require_https: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PUBLIC_URL must be an absolute URL like https://host, not {url!r}")
+    if require_https and parts.scheme != "https":
+        raise ConfigError(f"PUBLIC_URL must use https in production, not {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must not have a query or fragment: {url!r}")
+    # ChatGPT compares the server against a lower-case root origin.
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Parse settings from an environment-like mapping; raise ConfigError on a bad one."""
+
+    def get(name: str) -> str | None:
+        for setting, default, _ in SETTINGS:
+            if setting == name:
+                value = environ.get(name)
+                return default if value is None or value == "" else value
+        raise KeyError(name)
+
+    app_env = _choice("APP_ENV", get("APP_ENV") or "production", APP_ENVS)
+    production = app_env == "production"
+
+    secret_key = get("SECRET_KEY")
+    if production:
+        if not secret_key or secret_key.strip().lower() in KNOWN_DEFAULT_SECRETS:
+            raise ConfigError(
+                "SECRET_KEY is missing or a known default; set it to a long random value, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if len(secret_key) < 16:
+            raise ConfigError("SECRET_KEY is too short; use at least 32 random characters")
+    elif not secret_key:
+        secret_key = DEV_SECRET_KEY
+
+    url = public_url(environ)
+    if url is None:
+        if production:
+            raise ConfigError("PUBLIC_URL is missing; set it to the https origin the GPT calls")
+        url = f"http://127.0.0.1:{environ.get('PORT') or 8000}"
+    url = _check_public_url(url, require_https=production)
+
+    redis_url = get("REDIS_URL")
+    rate_limit = (get("API_RATE_LIMIT") or "").strip()
+    api_key_header = (get("API_KEY_HEADER") or "").strip()
+    if not api_key_header or not all(c.isalnum() or c == "-" for c in api_key_header):
+        raise ConfigError(f"API_KEY_HEADER must be a header name, not {api_key_header!r}")
+
+    return {
+        "APP_ENV": app_env,
+        "DEBUG": False,
+        "TESTING": app_env == "testing",
+        "SECRET_KEY": secret_key,
+        "PUBLIC_URL": url,
+        "PREFERRED_URL_SCHEME": urlsplit(url).scheme,
+        "SQLALCHEMY_DATABASE_URI": database_uri(get("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "ACTION_AUTH": _choice("ACTION_AUTH", get("ACTION_AUTH") or "", AUTH_MODES),
+        "API_KEY_AUTH_TYPE": _choice(
+            "API_KEY_AUTH_TYPE", get("API_KEY_AUTH_TYPE") or "", API_KEY_AUTH_TYPES
+        ),
+        "API_KEY_HEADER": api_key_header,
+        "API_RATE_LIMIT": None if rate_limit.lower() in {"off", "none", "0"} else rate_limit,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "SIGNUP_OPEN": _bool("SIGNUP_OPEN", get("SIGNUP_OPEN") or ""),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", get("MAX_CONTENT_LENGTH") or "", 1024),
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS") or "", 0),
+        "OPERATOR_NAME": get("OPERATOR_NAME"),
+        "CONTACT_EMAIL": get("CONTACT_EMAIL"),
+        "DATA_RETENTION_DAYS": _int("DATA_RETENTION_DAYS", get("DATA_RETENTION_DAYS") or "", 0),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_NAME": "todo_action_session",
+    }
+
+
+def environ_with_overrides(overrides: Mapping[str, Any] | None) -> tuple[Mapping[str, str], dict]:
+    """Split a test_config into environment-style settings and raw Flask config overrides."""
+    if overrides is None:
+        return os.environ, {}
+    names = {name for name, _, _ in SETTINGS} | {"PORT", "RENDER_EXTERNAL_URL"}
+    env = {k: str(v) for k, v in overrides.items() if k in names and v is not None}
+    extra = {k: v for k, v in overrides.items() if k not in names}
+    return env, extra

@@ -1,0 +1,124 @@
+"""One JSON error shape for the whole API: {"code", "status", "message", "errors"?}.
+
+The OAuth token and revocation endpoints are the one exception: they answer with the RFC 6749
+`{"error", "error_description"}` body that OAuth clients, ChatGPT included, parse.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import marshmallow as ma
+from flask import Flask, jsonify
+from flask_smorest import Api as SmorestApi
+from marshmallow import fields
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every error the API answers with."""
+
+    code = fields.Integer(metadata={"description": "HTTP status code."})
+    status = fields.String(metadata={"description": "HTTP status name."})
+    message = fields.String(metadata={"description": "What went wrong, in one sentence."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.List(fields.String())),
+        metadata={
+            "description": "Per input field messages, by location (json, query).",
+            "properties": {
+                location: {
+                    "type": "object",
+                    "description": f"Messages for fields of the {location}, by field name.",
+                    "properties": {},
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                }
+                for location in ("json", "query")
+            },
+        },
+    )
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api with the project's error envelope and the action-ready spec."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _openapi_json(self):
+        # /openapi.json (and the /docs page reading it) serve the post-processed spec, the one a
+        # GPT imports, rather than flask-smorest's raw document.
+        from app.spec import app_spec
+
+        return jsonify(app_spec())
+
+    def handle_http_exception(self, error: HTTPException):
+        payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            payload["message"] = _summary(payload.get("errors")) or _DEFAULT_MESSAGES.get(
+                code, error.description or error.name
+            )
+        if getattr(error, "valid_methods", None):
+            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+        retry_after = error.get_headers() and dict(error.get_headers()).get("Retry-After")
+        if retry_after:
+            headers = {**headers, "Retry-After": retry_after}
+        return payload, code, headers
+
+
+_DEFAULT_MESSAGES = {
+    400: "The request could not be read; check that the body is valid JSON.",
+    404: "Nothing exists at this path.",
+    405: "This path does not take that method.",
+    413: "The request body is too large.",
+    500: "The server hit an error; nothing was changed.",
+}
+
+
+def _summary(errors: object) -> str | None:
+    """One line naming each bad input, e.g. `json.title: Missing data for required field.`"""
+    if not isinstance(errors, dict):
+        return None
+    parts = []
+    for location, fields_ in errors.items():
+        if isinstance(fields_, dict):
+            for name, messages in fields_.items():
+                text = " ".join(messages) if isinstance(messages, list) else str(messages)
+                where = location if name == "_schema" else f"{location}.{name}"
+                parts.append(f"{where}: {text}")
+        elif isinstance(fields_, list):
+            parts.append(f"{location}: {' '.join(map(str, fields_))}")
+    return ("Invalid input. " + " ".join(parts))[:1000] if parts else None
+
+
+def error_response(code: int, message: str, **extra):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error"), "message": message}
+    body.update(extra)
+    return jsonify(body), code
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError):
+        db.session.rollback()
+        log.warning("integrity error: %s", error.orig.__class__.__name__)
+        return error_response(409, "The request conflicts with data that already exists.")
+
+    @app.errorhandler(RecursionError)
+    def too_deep(error: RecursionError):
+        # Deeply nested JSON overflows the decoder before any schema sees it.
+        return error_response(400, "The JSON body is nested too deeply.")
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(error: InternalServerError):
+        db.session.rollback()
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled error", exc_info=original)
+        return error_response(500, "The server hit an error; nothing was changed.")

@@ -1,0 +1,68 @@
+"""`flask spec export` and `flask spec lint`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.spec import app_spec
+
+spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
+
+CANONICAL_PATH = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
+CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": "https://todo-action.example.com"}
+
+
+def dump(doc: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+@spec_cli.command("export")
+@click.option(
+    "-o",
+    "--output",
+    default=str(CANONICAL_PATH),
+    show_default="openapi/openapi.yaml",
+    help="File to write, or - for standard output.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default=None,
+    help="Default: from the file name, else yaml.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["oauth", "apikey", "none"]),
+    default=CANONICAL_SETTINGS["ACTION_AUTH"],
+    show_default=True,
+)
+@click.option("--public-url", default=CANONICAL_SETTINGS["PUBLIC_URL"], show_default=True)
+@click.option(
+    "--current",
+    is_flag=True,
+    help="Export exactly what this app serves with its own settings instead.",
+)
+def export(output: str, fmt: str | None, auth: str, public_url: str, current: bool) -> None:
+    """Write the spec; by default the checked-in copy, openapi/openapi.yaml."""
+    doc = (
+        app_spec(current_app)
+        if current
+        else app_spec(current_app, ACTION_AUTH=auth, PUBLIC_URL=public_url.rstrip("/"))
+    )
+    fmt = fmt or ("json" if output.endswith(".json") else "yaml")
+    text = dump(doc, fmt)
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")

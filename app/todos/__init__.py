@@ -1,0 +1,3 @@
+from app.todos.routes import blp
+
+__all__ = ["blp"]

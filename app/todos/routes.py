@@ -1,0 +1,106 @@
+"""The todo actions: the operations a GPT calls.
+
+Docstrings here are the spec's summaries and descriptions, read by the model: they say what an
+operation does, never when to use it.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint, abort
+
+from app.apidoc import action
+from app.auth import SCOPE_READ, SCOPE_WRITE, current_user
+from app.todos import service
+from app.todos.schemas import (
+    TodoCreateSchema,
+    TodoListSchema,
+    TodoQueryArgsSchema,
+    TodoSchema,
+    TodoUpdateSchema,
+)
+
+blp = Blueprint("todos", __name__, description="The caller's TODO list.")
+
+TODO_ID = "<int(max=2147483647):todo_id>"
+TODO_ID_PARAM = {"in": "path", "name": "todo_id", "description": "The todo's id."}
+
+
+@blp.before_request
+def require_json_body():
+    # webargs would read a non-JSON body as no body at all and report missing fields.
+    if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
+        if request.content_length or request.headers.get("Transfer-Encoding") or (request.mimetype):
+            abort(415, message="Send the request body as JSON (Content-Type: application/json).")
+
+
+def _owned_todo_or_404(todo_id: int):
+    todo = service.get_todo(current_user(), todo_id)
+    if todo is None:
+        abort(404, message=f"No todo with id {todo_id}.")
+    return todo
+
+
+@blp.route("/todos", methods=["GET"])
+@action(blp, operation_id="getTodos", consequential=False, scopes=(SCOPE_READ,))
+@blp.arguments(TodoQueryArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, TodoListSchema)
+@blp.alt_response(400, schema="Error", description="The cursor is not one this API returned")
+def get_todos(**filters):
+    """List the user's todos
+
+    Returns the user's todos, oldest first, as raw data. Open todos by default; filter by
+    status, text or due date. When next_cursor is not null, pass it as cursor for more.
+    """
+    try:
+        todos, next_cursor = service.list_todos(current_user(), **filters)
+    except service.BadCursor as error:
+        abort(400, message=str(error), errors={"query": {"cursor": [str(error)]}})
+    return {"todos": todos, "next_cursor": next_cursor}
+
+
+@blp.route("/todos", methods=["POST"])
+@action(blp, operation_id="addTodo", consequential=True, scopes=(SCOPE_WRITE,))
+@blp.arguments(TodoCreateSchema)
+@blp.response(201, TodoSchema)
+def add_todo(data):
+    """Add a todo
+
+    Adds a todo to the user's list and returns it with its id.
+    """
+    return service.add_todo(current_user(), data)
+
+
+@blp.route(f"/todos/{TODO_ID}", methods=["GET"], parameters=[TODO_ID_PARAM])
+@action(blp, operation_id="getTodo", consequential=False, scopes=(SCOPE_READ,))
+@blp.response(200, TodoSchema)
+def get_todo(todo_id: int):
+    """Get one todo
+
+    Returns one of the user's todos by id.
+    """
+    return _owned_todo_or_404(todo_id)
+
+
+@blp.route(f"/todos/{TODO_ID}", methods=["PATCH"], parameters=[TODO_ID_PARAM])
+@action(blp, operation_id="updateTodo", consequential=True, scopes=(SCOPE_WRITE,))
+@blp.arguments(TodoUpdateSchema)
+@blp.response(200, TodoSchema)
+def update_todo(data, todo_id: int):
+    """Change a todo
+
+    Changes the given fields of one of the user's todos (title, notes, done, due) and returns
+    the todo. Set done to true to complete it.
+    """
+    return service.update_todo(_owned_todo_or_404(todo_id), data)
+
+
+@blp.route(f"/todos/{TODO_ID}", methods=["DELETE"], parameters=[TODO_ID_PARAM])
+@action(blp, operation_id="deleteTodo", consequential=True, scopes=(SCOPE_WRITE,))
+@blp.response(204)
+def delete_todo(todo_id: int):
+    """Delete a todo
+
+    Deletes one of the user's todos for good.
+    """
+    service.delete_todo(_owned_todo_or_404(todo_id))

@@ -1,0 +1,66 @@
+"""Pages and endpoints for people and platforms, kept out of the action spec."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import yaml
+from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.spec import app_spec
+
+blp = Blueprint("web", __name__, cli_group=None)
+
+
+@blp.get("/")
+def index():
+    return render_template("index.html")
+
+
+@blp.get("/privacy")
+def privacy():
+    return render_template("privacy.html")
+
+
+@blp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", message="The database does not answer."), 503
+    return jsonify(status="ok")
+
+
+@blp.get("/openapi.yaml")
+def openapi_yaml():
+    body = yaml.safe_dump(app_spec(), sort_keys=False, allow_unicode=True)
+    return Response(body, mimetype="application/yaml")
+
+
+def public_links() -> dict[str, str]:
+    base = current_app.config["PUBLIC_URL"]
+    return {
+        "spec": f"{base}/openapi.json",
+        "spec_yaml": f"{base}/openapi.yaml",
+        "docs": f"{base}{url_for('api-docs.openapi_swagger_ui')}",
+        "privacy": f"{base}/privacy",
+    }
+
+
+@blp.app_context_processor
+def inject_links():
+    return {"links": public_links, "config": current_app.config}
+
+
+@blp.cli.command("urls")
+def print_urls() -> None:
+    """Print the URLs a GPT builder pastes into the GPT editor."""
+    import click
+
+    with current_app.test_request_context():
+        links = public_links()
+    click.echo(f"Spec (Import from URL):  {links['spec']}")
+    click.echo(f"API docs:                {links['docs']}")
+    click.echo(f"Privacy policy URL:      {links['privacy']}")
