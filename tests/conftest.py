@@ -1,0 +1,115 @@
+"""A fresh app and a fresh, migrated database for every test.
+
+SQLite (the default): migrations run once into a template file, which each test copies, so every
+test gets its own real SQLite file in its own temp dir. PostgreSQL (TEST_DATABASE_URL set): the
+schema is rebuilt and migrated once, and every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+TEST_PUBLIC_URL = "https://todo-action.test"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if TEST_DATABASE_URL:
+        return f"database: PostgreSQL ({sa.make_url(TEST_DATABASE_URL).render_as_string()})"
+    return "database: SQLite files (PostgreSQL skipped: TEST_DATABASE_URL is not set)"
+
+
+def build_app(database_url: str, **settings) -> Flask:
+    config = {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": TEST_PUBLIC_URL,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+    }
+    config.update(settings)
+    return create_app(config)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    if TEST_DATABASE_URL:
+        _reset_postgres(TEST_DATABASE_URL)
+        app = build_app(TEST_DATABASE_URL)
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        return None
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = build_app(f"sqlite:///{path}")
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+def _empty_postgres(app: Flask) -> None:
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(migrated_template: Path | None, tmp_path: Path) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_settings() -> dict:
+    """Settings for the `app` fixture; override in a module to test other modes."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_settings: dict) -> Iterator[Flask]:
+    app = build_app(database_url, **app_settings)
+    yield app
+    if TEST_DATABASE_URL:
+        _empty_postgres(app)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context() -> Iterator[None]:
+    """Replace pytest-flask's autouse fixture of this name, which keeps one request context,
+    and so one database session, open across all of a test's requests; each request here gets
+    its own, as in production."""
+    yield
+
+
+@pytest.fixture
+def db_session(app: Flask):
+    """The database, for arranging and checking state outside requests."""
+    with app.app_context():
+        yield db.session
