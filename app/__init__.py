@@ -48,6 +48,9 @@ def configure_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+    from app import request_id
+
+    request_id.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
