@@ -55,10 +55,15 @@ def configure_app(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app.errors import Api
-    from app.extensions import db, migrate
+    from app.extensions import csrf, db, migrate
+    from app.oauth import server as oauth_server
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
+    csrf.init_app(app)
+    oauth_server.init_app(app)
 
     # One Api per app: it holds the app's spec, and tests build many apps in one process.
     app.config.update(
@@ -74,13 +79,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import todos
-    from app.web import blp as web_blp
+    from app import accounts, oauth, todos, web
 
     api = app.extensions["todo_action_api"]
+    # Action resources: each becomes a tag and its operations in the published spec.
     for module in (todos,):
         api.register_blueprint(module.blp)
-    app.register_blueprint(web_blp)
+    # Pages and protocol endpoints: kept out of the spec.
+    for module in (web, accounts, oauth):
+        app.register_blueprint(module.blp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template
 from flask_smorest import Api as SmorestApi
+from flask_wtf.csrf import CSRFError
 from marshmallow import fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -58,6 +59,8 @@ class Api(SmorestApi):
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)
+        if "errors" in payload:
+            payload["errors"] = _bounded_errors(payload["errors"])
         if "message" not in payload:
             payload["message"] = _summary(payload.get("errors")) or _DEFAULT_MESSAGES.get(
                 code, error.description or error.name
@@ -77,6 +80,37 @@ _DEFAULT_MESSAGES = {
     413: "The request body is too large.",
     500: "The server hit an error; nothing was changed.",
 }
+
+
+# Field names come from the request body, so their number and length are the caller's to pick;
+# echoed back unbounded they could push an error past ChatGPT's 100,000-character limit.
+_MAX_ERROR_FIELDS = 20
+_MAX_ERROR_NAME = 100
+_MAX_ERROR_MESSAGES = 3
+_MAX_ERROR_MESSAGE = 300
+
+
+def _bounded_errors(errors: object) -> dict[str, dict[str, list[str]]]:
+    """The documented shape, {location: {field: [message]}}, and small whatever the input.
+
+    Messages about a whole location (webargs' "Invalid JSON body." is a bare list) go under
+    `_schema`, as marshmallow puts schema-level messages.
+    """
+    if not isinstance(errors, dict):
+        errors = {"_schema": errors}
+    bounded: dict[str, dict[str, list[str]]] = {}
+    for location, fields_ in errors.items():
+        if not isinstance(fields_, dict):
+            fields_ = {"_schema": fields_}
+        entries: dict[str, list[str]] = {}
+        for name, messages in list(fields_.items())[:_MAX_ERROR_FIELDS]:
+            if not isinstance(messages, list):
+                messages = [messages]
+            entries[str(name)[:_MAX_ERROR_NAME]] = [
+                str(m)[:_MAX_ERROR_MESSAGE] for m in messages[:_MAX_ERROR_MESSAGES]
+            ]
+        bounded[str(location)[:_MAX_ERROR_NAME]] = entries
+    return bounded
 
 
 def _summary(errors: object) -> str | None:
@@ -109,6 +143,14 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.warning("integrity error: %s", error.orig.__class__.__name__)
         return error_response(409, "The request conflicts with data that already exists.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error: CSRFError):
+        # Only forms are CSRF-protected, so a person is reading this: answer with a page.
+        return render_template("error.html", title="This form has expired", message=(
+            "The form was open too long or was not sent from this site. "
+            "Go back, reload the page and try again."
+        ), detail=error.description), 400
 
     @app.errorhandler(RecursionError)
     def too_deep(error: RecursionError):

@@ -51,6 +51,12 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations copy and drop tables; with foreign keys on, dropping a table
+            # would cascade-delete the rows that point at it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            # End the transaction that statement began, or Alembic would not commit its own.
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=db.metadata,

@@ -40,3 +40,10 @@ class ApiKey(Base):
 
     def is_active(self, now: datetime | None = None) -> bool:
         return self.revoked_at is None and not self.is_expired(now)
+
+    # What Authlib's resource protector asks of a credential.
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,3 @@
+from app.accounts.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,3 @@
+from app.oauth.routes import blp
+
+__all__ = ["blp"]

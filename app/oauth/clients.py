@@ -1,0 +1,163 @@
+"""Registering and changing OAuth clients: shared by the CLI and the admin page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from app.auth import SCOPES
+from app.extensions import db
+from app.models import OAuthClient
+from app.models.oauth import CHATGPT_CALLBACK_RE, GPT_ID_RE
+from app.secrets_util import digest, new_secret
+
+CLIENT_ID_PREFIX = "tdc_"
+CLIENT_SECRET_PREFIX = "tds_"
+
+
+class ClientError(ValueError):
+    """A request to change a client that cannot be met; the message says why."""
+
+
+def check_redirect_uri(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.fragment:
+        raise ClientError(f"A redirect URI must not have a fragment: {uri}")
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ClientError(f"A redirect URI must be https (http only for localhost): {uri}")
+    if not parts.hostname:
+        raise ClientError(f"A redirect URI must be absolute: {uri}")
+    return uri
+
+
+def check_gpt_id(gpt_id: str) -> str:
+    gpt_id = gpt_id.strip()
+    if not GPT_ID_RE.match(gpt_id):
+        raise ClientError(
+            f"Not a GPT id: {gpt_id!r}. It is the g-... part of the callback URL "
+            "https://chatgpt.com/aip/g-.../oauth/callback"
+        )
+    return gpt_id
+
+
+def find_client(client_id: str) -> OAuthClient:
+    client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise ClientError(f"No client with id {client_id}")
+    return client
+
+
+def list_clients() -> list[OAuthClient]:
+    return list(db.session.scalars(sa.select(OAuthClient).order_by(OAuthClient.id)))
+
+
+def create_client(
+    name: str,
+    *,
+    redirect_uris: list[str] = (),
+    gpt_ids: list[str] = (),
+    any_chatgpt: bool = False,
+    public: bool = False,
+    scope: str | None = None,
+) -> tuple[OAuthClient, str | None]:
+    """Register a client; returns it with its secret, which is shown this once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ClientError("A client needs a name of 1-100 characters")
+    scopes = (scope or " ".join(SCOPES)).split()
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ClientError(f"Unknown scopes: {' '.join(unknown)}; known: {' '.join(SCOPES)}")
+    client = OAuthClient(
+        client_id=new_secret(CLIENT_ID_PREFIX, 16),
+        name=name,
+        redirect_uris=[],
+        gpt_ids=[],
+        any_chatgpt=any_chatgpt,
+        scope=" ".join(scopes),
+    )
+    for uri in redirect_uris:
+        _add_redirect(client, uri)
+    for gpt_id in gpt_ids:
+        _add_gpt(client, gpt_id)
+    secret = None if public else new_secret(CLIENT_SECRET_PREFIX)
+    client.client_secret_digest = digest(secret) if secret else None
+    db.session.add(client)
+    db.session.commit()
+    return client, secret
+
+
+def _add_gpt(client: OAuthClient, gpt_id: str) -> str:
+    gpt_id = check_gpt_id(gpt_id)
+    if gpt_id not in client.gpt_ids:
+        client.gpt_ids = [*client.gpt_ids, gpt_id]
+    return gpt_id
+
+
+def _add_redirect(client: OAuthClient, uri: str) -> str:
+    uri = uri.strip()
+    match = CHATGPT_CALLBACK_RE.match(uri)
+    if match:
+        # ChatGPT uses either host for the same GPT: allow both by recording the GPT id.
+        return _add_gpt(client, match.group(1))
+    uri = check_redirect_uri(uri)
+    if uri not in client.redirect_uris:
+        client.redirect_uris = [*client.redirect_uris, uri]
+    return uri
+
+
+def add_redirect(client: OAuthClient, uri: str) -> str:
+    """Allow a redirect URI; a ChatGPT callback URL is recorded as its GPT id. Returns which."""
+    added = _add_redirect(client, uri)
+    db.session.commit()
+    return added
+
+
+def add_gpt(client: OAuthClient, gpt_id: str) -> str:
+    added = _add_gpt(client, gpt_id)
+    db.session.commit()
+    return added
+
+
+def remove_redirect(client: OAuthClient, value: str) -> None:
+    if value in client.redirect_uris:
+        client.redirect_uris = [u for u in client.redirect_uris if u != value]
+    elif value in client.gpt_ids:
+        client.gpt_ids = [g for g in client.gpt_ids if g != value]
+    else:
+        raise ClientError(f"{value} is not a redirect URI or GPT id of this client")
+    db.session.commit()
+
+
+def rotate_secret(client: OAuthClient) -> str:
+    if client.is_public:
+        raise ClientError("A public client has no secret to rotate")
+    from app.models import utcnow
+
+    secret = new_secret(CLIENT_SECRET_PREFIX)
+    client.client_secret_digest = digest(secret)
+    client.secret_rotated_at = utcnow()
+    db.session.commit()
+    return secret
+
+
+def delete_client(client: OAuthClient) -> None:
+    # Its codes, grants, tokens and consents go with it (ON DELETE CASCADE).
+    db.session.delete(client)
+    db.session.commit()
+
+
+def describe(client: OAuthClient) -> dict:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": "public" if client.is_public else "confidential",
+        "scope": client.scope,
+        "redirect_uris": client.redirect_uris,
+        "gpt_ids": client.gpt_ids,
+        "any_chatgpt": client.any_chatgpt,
+        "allowed_redirect_uris": client.allowed_redirect_uris(),
+        "created_at": client.created_at.isoformat(),
+    }

@@ -1,0 +1,172 @@
+"""Authlib grants and endpoints, set up for what ChatGPT sends.
+
+Where Authlib's defaults differ from ChatGPT's behaviour:
+- client authentication: both client_secret_post and client_secret_basic on every endpoint
+  (the editor's "Token Exchange Method" picks one), `none` for public clients;
+- PKCE: S256 only; optional for confidential clients (ChatGPT sends none), required for public;
+- refresh tokens: issued always; for confidential clients they do not rotate, so two racing
+  refreshes or a retry after a lost response never sign the user out. Public clients rotate, and
+  the previous token keeps working for REFRESH_GRACE, then reusing it revokes the grant;
+- a replayed code revokes everything issued from it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from app.extensions import db
+from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
+from app.secrets_util import digest
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CODE_LIFETIME = timedelta(minutes=5)
+REFRESH_GRACE = timedelta(seconds=60)
+
+
+class S256CodeChallenge(CodeChallenge):
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        request = grant.request
+        challenge = request.payload.data.get("code_challenge")
+        if grant.client.is_public and not challenge:
+            raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).")
+        if challenge and request.payload.data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Use code_challenge_method=S256.")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+
+def revoke_grant(grant: OAuthGrant) -> None:
+    now = utcnow()
+    grant.revoked_at = grant.revoked_at or now
+    db.session.execute(
+        sa.update(AccessToken)
+        .where(AccessToken.grant_pk == grant.id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request) -> AuthorizationCode:
+        payload = request.payload
+        record = AuthorizationCode(
+            code_digest=digest(code),
+            client_pk=request.client.id,
+            user_id=request.user.id,
+            redirect_uri=payload.redirect_uri or "",
+            scope=request.client.get_allowed_scope(payload.scope),
+            code_challenge=payload.data.get("code_challenge"),
+            code_challenge_method=payload.data.get("code_challenge_method"),
+            expires_at=utcnow() + CODE_LIFETIME,
+        )
+        db.session.add(record)
+        db.session.commit()
+        return record
+
+    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
+        record = db.session.scalar(
+            sa.select(AuthorizationCode).where(
+                AuthorizationCode.code_digest == digest(code),
+                AuthorizationCode.client_pk == client.id,
+            )
+        )
+        if record is None:
+            return None
+        if record.used_at is not None:
+            # RFC 6749 4.1.2: a code used twice may have leaked; end what it gave.
+            for grant in db.session.scalars(
+                sa.select(OAuthGrant).where(OAuthGrant.code_id == record.id)
+            ):
+                revoke_grant(grant)
+            db.session.commit()
+            return None
+        if record.expires_at <= utcnow():
+            return None
+        # Claim the code atomically: of two concurrent exchanges (two workers, two instances),
+        # exactly one gets tokens.
+        claimed = db.session.execute(
+            sa.update(AuthorizationCode)
+            .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+        ).rowcount
+        db.session.commit()
+        return record if claimed == 1 else None
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Kept, marked used, so that a replay can be recognised and its tokens revoked.
+        pass
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):
+        return authorization_code.user
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthGrant | None:
+        token_digest = digest(refresh_token)
+        grant = db.session.scalar(
+            sa.select(OAuthGrant).where(OAuthGrant.refresh_token_digest == token_digest)
+        )
+        if grant is not None:
+            return None if grant.is_revoked() else grant
+        # A public client's previous refresh token, after rotation.
+        grant = db.session.scalar(
+            sa.select(OAuthGrant).where(OAuthGrant.previous_refresh_token_digest == token_digest)
+        )
+        if grant is None or grant.is_revoked():
+            return None
+        if grant.refresh_rotated_at and utcnow() - grant.refresh_rotated_at <= REFRESH_GRACE:
+            grant.in_grace_window = True
+            return grant
+        # Reuse long after rotation means two parties hold the token: stop both.
+        revoke_grant(grant)
+        db.session.commit()
+        return None
+
+    def issue_token(self, user, refresh_token: OAuthGrant):
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        rotate = self.request.client.is_public and not getattr(
+            refresh_token, "in_grace_window", False
+        )
+        return self.generate_token(user=user, scope=scope, include_refresh_token=rotate)
+
+    def authenticate_user(self, refresh_token: OAuthGrant):
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token: OAuthGrant) -> None:
+        # Confidential clients keep their refresh token; a rotation is recorded in save_token.
+        pass
+
+
+class RevocationEndpoint(BaseRevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None):
+        token_digest = digest(token_string)
+        by_access = sa.select(AccessToken).where(AccessToken.digest == token_digest)
+        by_refresh = sa.select(OAuthGrant).where(OAuthGrant.refresh_token_digest == token_digest)
+        # The hint only orders the look-ups (RFC 7009 2.1).
+        order = [by_refresh, by_access] if token_type_hint == "refresh_token" else [
+            by_access,
+            by_refresh,
+        ]
+        for query in order:
+            found = db.session.scalar(query)
+            if found is not None:
+                return found
+        return None
+
+    def revoke_token(self, token, request) -> None:
+        if isinstance(token, OAuthGrant):
+            revoke_grant(token)
+        else:
+            token.revoked_at = token.revoked_at or utcnow()
+        db.session.commit()

@@ -1,0 +1,134 @@
+"""OAuth endpoints: authorize (log-in, consent), token, revoke, server metadata.
+
+A plain Flask blueprint, so none of this appears in the action spec. The token and revocation
+endpoints answer in RFC 6749's `{"error", "error_description"}` format, which OAuth clients
+(ChatGPT included) parse; the consent page is HTML.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import scope_to_list
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+
+from app.accounts.session import session_user
+from app.auth import SCOPES
+from app.extensions import db, no_csrf, protect_forms
+from app.models import Consent, OAuthClient
+from app.models.oauth import CHATGPT_CALLBACK_RE
+from app.oauth.grants import CLIENT_AUTH_METHODS
+from app.oauth.server import authorization, query_client
+
+blp = Blueprint("oauth", __name__)
+protect_forms(blp)
+
+
+def _rejected_request_page(error: OAuth2Error):
+    """The request cannot be answered by redirect: say why, and how the builder fixes it."""
+    client_id = request.values.get("client_id", "")
+    redirect_uri = request.values.get("redirect_uri", "")
+    client = query_client(client_id)
+    fix = None
+    if client is not None and redirect_uri and not client.check_redirect_uri(redirect_uri):
+        match = CHATGPT_CALLBACK_RE.match(redirect_uri)
+        fix = (
+            f"flask --app app clients add-gpt {client.client_id} {match.group(1)}"
+            if match
+            else f"flask --app app clients add-redirect {client.client_id} {redirect_uri}"
+        )
+    return (
+        render_template(
+            "oauth/error.html",
+            error=error,
+            client=client,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            fix=fix,
+        ),
+        400,
+    )
+
+
+def _scope_descriptions(scope: str) -> list[tuple[str, str]]:
+    return [(s, SCOPES.get(s, s)) for s in scope_to_list(scope) or []]
+
+
+@blp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize():
+    user = session_user()
+    if user is None:
+        # Validate before asking anyone to log in: a bad client or redirect URI is shown now.
+        try:
+            authorization.get_consent_grant(end_user=None)
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                return authorization.handle_error_response(request, error)
+            return _rejected_request_page(error)
+        return redirect(url_for("accounts.login", next=request.full_path))
+
+    try:
+        grant = authorization.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return authorization.handle_error_response(request, error)
+        return _rejected_request_page(error)
+
+    client: OAuthClient = grant.client
+    scope = client.get_allowed_scope(grant.request.payload.scope)
+    consent = db.session.scalar(
+        sa.select(Consent).where(Consent.user_id == user.id, Consent.client_pk == client.id)
+    )
+
+    if request.method == "GET":
+        if consent is not None and consent.covers(scope):
+            return authorization.create_authorization_response(grant_user=user, grant=grant)
+        return render_template(
+            "oauth/consent.html",
+            client=client,
+            user=user,
+            scopes=_scope_descriptions(scope),
+            any_chatgpt=client.any_chatgpt,
+        )
+
+    if request.form.get("decision") != "allow":
+        return authorization.create_authorization_response(grant_user=None, grant=grant)
+    if consent is None:
+        db.session.add(Consent(user_id=user.id, client_pk=client.id, scope=scope))
+    elif not consent.covers(scope):
+        consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
+    db.session.commit()
+    return authorization.create_authorization_response(grant_user=user, grant=grant)
+
+
+@blp.post("/oauth/token")
+@no_csrf
+def issue_token():
+    return authorization.create_token_response()
+
+
+@blp.post("/oauth/revoke")
+@no_csrf
+def revoke_token():
+    return authorization.create_endpoint_response("revocation")
+
+
+@blp.get("/.well-known/oauth-authorization-server")
+def server_metadata():
+    """RFC 8414 metadata, so OAuth tooling can configure itself from the issuer URL."""
+    base = current_app.config["PUBLIC_URL"]
+    return jsonify(
+        issuer=base,
+        authorization_endpoint=f"{base}/oauth/authorize",
+        token_endpoint=f"{base}/oauth/token",
+        revocation_endpoint=f"{base}/oauth/revoke",
+        scopes_supported=list(SCOPES),
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=["authorization_code", "refresh_token"],
+        token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+        code_challenge_methods_supported=["S256"],
+        service_documentation=f"{base}/docs",
+        op_policy_uri=f"{base}/privacy",
+    )

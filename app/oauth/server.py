@@ -1,0 +1,86 @@
+"""The authorization server: one Authlib server, grants registered once at import."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from flask import Flask
+
+from app.auth import SCOPES
+from app.extensions import db
+from app.models import AccessToken, OAuthClient, OAuthGrant, utcnow
+from app.oauth.grants import (
+    AuthorizationCodeGrant,
+    RefreshTokenGrant,
+    RevocationEndpoint,
+    S256CodeChallenge,
+)
+from app.secrets_util import digest, new_secret
+
+ACCESS_TOKEN_PREFIX = "tda_"
+REFRESH_TOKEN_PREFIX = "tdr_"
+# About an hour, set explicitly: Authlib's default for the code grant is ten days.
+ACCESS_TOKEN_LIFETIME = 3600
+
+
+def query_client(client_id: str) -> OAuthClient | None:
+    import sqlalchemy as sa
+
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+
+def save_token(token: dict, request) -> None:
+    now = utcnow()
+    if request.payload.grant_type == "refresh_token":
+        grant: OAuthGrant = request.refresh_token
+        grant.last_refreshed_at = now
+        if "refresh_token" in token:
+            # A public client's rotation: the old token lives on for the grace window.
+            grant.previous_refresh_token_digest = grant.refresh_token_digest
+            grant.refresh_token_digest = digest(token["refresh_token"])
+            grant.refresh_rotated_at = now
+        elif not getattr(grant, "in_grace_window", False):
+            # Confidential clients keep their refresh token; say so by sending it back.
+            token["refresh_token"] = request.form["refresh_token"]
+    else:
+        code = request.authorization_code
+        grant = OAuthGrant(
+            client_pk=request.client.id,
+            user_id=request.user.id,
+            code_id=code.id,
+            scope=token.get("scope", ""),
+            refresh_token_digest=digest(token["refresh_token"]),
+        )
+        db.session.add(grant)
+    db.session.add(
+        AccessToken(
+            grant=grant,
+            digest=digest(token["access_token"]),
+            scope=token.get("scope", ""),
+            issued_at=now,
+            expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        )
+    )
+    db.session.commit()
+
+
+authorization = AuthorizationServer()
+authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+authorization.register_grant(RefreshTokenGrant)
+authorization.register_endpoint(RevocationEndpoint)
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(
+        OAUTH2_SCOPES_SUPPORTED=list(SCOPES),
+        OAUTH2_TOKEN_EXPIRES_IN={
+            "authorization_code": ACCESS_TOKEN_LIFETIME,
+            "refresh_token": ACCESS_TOKEN_LIFETIME,
+        },
+        OAUTH2_ACCESS_TOKEN_GENERATOR=lambda *a, **k: new_secret(ACCESS_TOKEN_PREFIX),
+        OAUTH2_REFRESH_TOKEN_GENERATOR=lambda *a, **k: new_secret(REFRESH_TOKEN_PREFIX),
+    )
+    authorization.init_app(app, query_client=query_client, save_token=save_token)
