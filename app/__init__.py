@@ -54,6 +54,7 @@ def configure_app(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from app import ratelimit
     from app.errors import Api
     from app.extensions import csrf, db, migrate
     from app.oauth import server as oauth_server
@@ -64,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     csrf.init_app(app)
     oauth_server.init_app(app)
+    ratelimit.init_app(app)
 
     # One Api per app: it holds the app's spec, and tests build many apps in one process.
     app.config.update(

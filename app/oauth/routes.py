@@ -19,6 +19,12 @@ from app.models import Consent, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE
 from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.server import authorization, query_client
+from app.ratelimit import (
+    TOKEN_ENDPOINT_IP_LIMIT,
+    TOKEN_ENDPOINT_LIMIT,
+    limiter,
+    token_client_key,
+)
 
 blp = Blueprint("oauth", __name__)
 protect_forms(blp)
@@ -103,6 +109,8 @@ def authorize():
 
 @blp.post("/oauth/token")
 @no_csrf
+@limiter.limit(TOKEN_ENDPOINT_LIMIT, key_func=token_client_key)
+@limiter.limit(TOKEN_ENDPOINT_IP_LIMIT)
 def issue_token():
     return authorization.create_token_response()
 

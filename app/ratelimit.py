@@ -1,0 +1,77 @@
+"""Rate limits (Flask-Limiter): memory storage by default, Redis when REDIS_URL is set.
+
+ChatGPT calls from a few shared egress addresses, so nothing on the API or the token endpoint is
+limited per IP alone: the API is limited per credential (API_RATE_LIMIT; in API-key mode one key
+serves every user of a GPT, hence the generous default) and the token endpoint per client_id.
+Log-in and sign-up are limited per address and per account, against password guessing.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Flask, current_app, g, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from app.errors import error_response
+
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+TOKEN_ENDPOINT_LIMIT = "600 per minute"
+TOKEN_ENDPOINT_IP_LIMIT = "3000 per minute"
+LOGIN_IP_LIMIT = "20 per minute; 200 per hour"
+LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
+SIGNUP_IP_LIMIT = "10 per hour"
+
+
+def api_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"] or "1 per second"
+
+
+def api_limit_off() -> bool:
+    return current_app.config["API_RATE_LIMIT"] is None
+
+
+def credential_key() -> str:
+    # Set by app.auth.authenticate, which runs first.
+    return g.get("credential_id") or f"anon:{get_remote_address()}"
+
+
+def token_client_key() -> str:
+    client_id, _ = extract_basic_authorization(request.headers)
+    client_id = client_id or request.form.get("client_id") or ""
+    return f"client:{client_id[:64]}" if client_id else f"ip:{get_remote_address()}"
+
+
+def login_account_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"account:{email}" if email else f"ip:{get_remote_address()}"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(error: RateLimitExceeded):
+        # Flask-Limiter adds Retry-After (and X-RateLimit-*) to this response after it is built.
+        if request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize":
+            body = render_template(
+                "error.html",
+                title="Too many attempts",
+                message="Please wait a minute and try again.",
+            )
+            response = current_app.response_class(body, status=429, mimetype="text/html")
+        elif request.endpoint in ("oauth.issue_token", "oauth.revoke_token"):
+            response = current_app.response_class(
+                '{"error": "slow_down", "error_description": "Too many requests."}',
+                status=429,
+                mimetype="application/json",
+            )
+        else:
+            response, _ = error_response(
+                429, "Too many requests; retry after the number of seconds in Retry-After."
+            )
+            response.status_code = 429
+        return response
