@@ -81,14 +81,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import accounts, oauth, todos, web
+    from app import accounts, admin, oauth, todos, web
 
     api = app.extensions["todo_action_api"]
     # Action resources: each becomes a tag and its operations in the published spec.
     for module in (todos,):
         api.register_blueprint(module.blp)
     # Pages and protocol endpoints: kept out of the spec.
-    for module in (web, accounts, oauth):
+    for module in (web, accounts, oauth, admin):
         app.register_blueprint(module.blp)
 
 
@@ -99,6 +99,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from app.gptsetup import gpt_setup_command
+    from app.oauth.cli import clients_cli
     from app.spec.cli import spec_cli
 
     app.cli.add_command(spec_cli)
+    app.cli.add_command(clients_cli)
+    app.cli.add_command(gpt_setup_command)

@@ -1,0 +1,154 @@
+"""What a GPT builder pastes into the GPT editor, for this deployment's ACTION_AUTH mode.
+
+Shared by `flask --app app gpt-setup` and the admin /setup page, so both always agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import click
+from flask import current_app
+
+from app.auth import SCOPES
+from app.models import OAuthClient
+
+INSTRUCTIONS = (
+    "You help the user keep their TODO list. The TODO action can list, add, change, complete "
+    "and delete the user's todos. Show todos as a short list with their due dates. Before "
+    "deleting a todo, say which one it is."
+)
+CONVERSATION_STARTERS = (
+    "What's on my todo list?",
+    "Add “renew passport” due next Friday",
+    "What is due this week?",
+    "Mark the groceries todo as done",
+)
+API_KEY_TYPES = {"bearer": "Bearer", "basic": "Basic", "custom": "Custom"}
+
+
+@dataclass
+class SetupGuide:
+    mode: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    instructions: str = INSTRUCTIONS
+    conversation_starters: tuple[str, ...] = CONVERSATION_STARTERS
+
+    def as_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "fields": [{"field": name, "value": value} for name, value in self.fields],
+            "steps": self.steps,
+            "instructions": self.instructions,
+            "conversation_starters": list(self.conversation_starters),
+        }
+
+
+def guide(client: OAuthClient | None = None) -> SetupGuide:
+    config = current_app.config
+    base = config["PUBLIC_URL"]
+    host = urlsplit(base).hostname
+    mode = config["ACTION_AUTH"]
+    result = SetupGuide(mode=mode)
+    add = result.fields.append
+
+    add(("Schema: Import from URL", f"{base}/openapi.json"))
+    if mode == "none":
+        add(("Authentication type", "None"))
+    elif mode == "apikey":
+        kind = config["API_KEY_AUTH_TYPE"]
+        add(("Authentication type", "API Key"))
+        add(("API Key", "a key from your account page, or: flask --app app keys create EMAIL "
+             "--name 'My GPT' (shown once)"))
+        add(("Auth Type", API_KEY_TYPES[kind]))
+        if kind == "custom":
+            add(("Custom Header Name", config["API_KEY_HEADER"]))
+        if kind == "basic":
+            add(("Note", "paste the key itself; base64 of 'key:' works as well"))
+    else:
+        add(("Authentication type", "OAuth"))
+        if client is not None:
+            add(("Client ID", client.client_id))
+            add(("Client Secret", "shown once when the client was created; a new one: "
+                 f"flask --app app clients rotate-secret {client.client_id}"))
+        else:
+            add(("Client ID", "create a client first: flask --app app clients create "
+                 "--name 'My GPT' (prints the id and secret once)"))
+            add(("Client Secret", "printed by clients create"))
+        add(("Authorization URL", f"{base}/oauth/authorize"))
+        add(("Token URL", f"{base}/oauth/token"))
+        add(("Scope", " ".join(client.scope.split() if client else SCOPES)))
+        add(("Token Exchange Method", "Default (POST request) — Basic authorization header "
+             "works too"))
+    add(("Privacy policy", f"{base}/privacy"))
+
+    client_id = client.client_id if client else "CLIENT_ID"
+    if mode == "oauth":
+        result.steps = [
+            "In the GPT editor: Configure → Create new action → Import from URL, paste the "
+            "schema URL; the five actions appear under Available actions.",
+            "Authentication → OAuth: paste the values above, then Save.",
+            "Save (or update) the GPT. The action now shows a Callback URL such as "
+            "https://chatgpt.com/aip/g-XXXXXXXX/oauth/callback.",
+            f"Allow it: flask --app app clients add-gpt {client_id} g-XXXXXXXX (this allows "
+            "both chatgpt.com and chat.openai.com for that GPT). Pasting the whole URL into "
+            "clients add-redirect does the same.",
+            "Changing the GPT's OAuth settings can change the Callback URL: allow the new one "
+            "the same way. A refused sign-in page names the command to run.",
+            "Test in a new chat, not the editor preview: ask \"What's on my todo list?\", "
+            f"choose \"Sign in to {host}\", log in and press Allow.",
+        ]
+    elif mode == "apikey":
+        result.steps = [
+            "In the GPT editor: Configure → Create new action → Import from URL, paste the "
+            "schema URL.",
+            "Authentication → API Key: paste the key and pick the Auth Type above.",
+            "Every user of this GPT acts as the key's owner: use OAuth for per-user lists.",
+            "Test in the preview: ask \"What's on my todo list?\".",
+        ]
+    else:
+        result.steps = [
+            "In the GPT editor: Configure → Create new action → Import from URL, paste the "
+            "schema URL. Authentication: None.",
+            "Everyone using this GPT shares one demo list: fine for trying it out, not for real "
+            "data. Use OAuth for per-user lists.",
+            "Test in the preview: ask \"What's on my todo list?\".",
+        ]
+    return result
+
+
+def render_text(result: SetupGuide) -> str:
+    width = max(len(name) for name, _ in result.fields)
+    lines = [f"GPT editor values (ACTION_AUTH={result.mode}), in editor order:", ""]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in result.fields]
+    lines += ["", "Steps:"]
+    lines += [f"  {n}. {step}" for n, step in enumerate(result.steps, 1)]
+    lines += ["", "Suggested instructions:", f"  {result.instructions}", "",
+              "Conversation starters:"]
+    lines += [f"  - {starter}" for starter in result.conversation_starters]
+    return "\n".join(lines) + "\n"
+
+
+@click.command("gpt-setup")
+@click.option("--client", "client_id", default=None,
+              help="OAuth client to show (default: the only one, if there is one).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
+    """Print every value to paste into the GPT editor, in editor order."""
+    from app.oauth import clients as service
+
+    client = None
+    if client_id:
+        try:
+            client = service.find_client(client_id)
+        except service.ClientError as error:
+            raise click.ClickException(str(error)) from None
+    elif current_app.config["ACTION_AUTH"] == "oauth":
+        found = service.list_clients()
+        client = found[0] if len(found) == 1 else None
+    result = guide(client)
+    click.echo(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else render_text(result),
+               nl=as_json)
