@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from app.auth import SCOPES
 from app.models import OAuthClient
@@ -133,6 +134,7 @@ def render_text(result: SetupGuide) -> str:
 
 
 @click.command("gpt-setup")
+@with_appcontext
 @click.option("--client", "client_id", default=None,
               help="OAuth client to show (default: the only one, if there is one).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -1,0 +1,215 @@
+"""Managing OAuth clients (CLI and admin page) and the GPT setup guide."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import OAuthClient
+from app.secrets_util import digest
+from tests.oauth_helpers import (
+    CALLBACK,
+    browser,
+    csrf_token,
+    log_in,
+    make_account,
+)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def _create(runner, *args: str) -> dict:
+    result = runner.invoke(args=["clients", "create", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _client(app, client_id: str) -> OAuthClient:
+    with app.app_context():
+        return db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+
+def test_create_prints_id_and_secret_once_and_stores_a_digest(app, runner):
+    created = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")
+    assert created["client_id"].startswith("tdc_")
+    assert created["client_secret"].startswith("tds_")
+    assert created["allowed_redirect_uris"] == [
+        "https://chat.openai.com/aip/g-abc123/oauth/callback",
+        "https://chatgpt.com/aip/g-abc123/oauth/callback",
+    ]
+    stored = _client(app, created["client_id"])
+    assert stored.client_secret_digest == digest(created["client_secret"])
+    listing = runner.invoke(args=["clients", "list"]).output
+    assert created["client_id"] in listing
+    assert created["client_secret"] not in listing
+
+
+def test_add_redirect_with_a_chatgpt_callback_allows_both_hosts(app, runner):
+    client_id = _create(runner, "--name", "My GPT")["client_id"]
+    result = runner.invoke(args=["clients", "add-redirect", client_id, CALLBACK])
+    assert result.exit_code == 0, result.output
+    assert "on chatgpt.com and chat.openai.com" in result.output
+    client = _client(app, client_id)
+    assert client.check_redirect_uri(CALLBACK)
+    assert client.check_redirect_uri(CALLBACK.replace("chatgpt.com", "chat.openai.com"))
+    assert not client.check_redirect_uri(CALLBACK.replace("g-a1b2", "g-zzzz"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add-redirect", "{id}", "http://example.com/cb"], "must be https"),
+        (["add-redirect", "{id}", "https://example.com/cb#frag"], "fragment"),
+        (["add-gpt", "{id}", "not-a-gpt"], "Not a GPT id"),
+        (["add-gpt", "tdc_missing", "g-abc"], "No client with id"),
+        (["rotate-secret", "tdc_missing"], "No client with id"),
+    ],
+)
+def test_bad_client_changes_fail_with_one_clear_line(app, runner, args, message):
+    client_id = _create(runner, "--name", "My GPT")["client_id"]
+    result = runner.invoke(args=["clients", *[a.format(id=client_id) for a in args]])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_scope_is_refused(runner):
+    result = runner.invoke(args=["clients", "create", "--name", "x", "--scope", "admin"])
+    assert result.exit_code != 0
+    assert "Unknown scopes: admin" in result.output
+
+
+def test_rotate_secret_replaces_the_old_one(app, runner):
+    created = _create(runner, "--name", "My GPT")
+    result = runner.invoke(args=["clients", "rotate-secret", created["client_id"], "--json"])
+    new_secret = json.loads(result.output)["client_secret"]
+    client = _client(app, created["client_id"])
+    assert client.check_client_secret(new_secret)
+    assert not client.check_client_secret(created["client_secret"])
+
+
+def test_delete_removes_the_client(app, runner):
+    client_id = _create(runner, "--name", "My GPT")["client_id"]
+    result = runner.invoke(args=["clients", "delete", client_id, "--yes"])
+    assert result.exit_code == 0
+    assert _client(app, client_id) is None
+
+
+def test_any_chatgpt_client_is_flagged_in_the_listing(runner):
+    _create(runner, "--name", "Dev GPT", "--any-chatgpt")
+    assert "DEVELOPMENT ONLY" in runner.invoke(args=["clients", "list"]).output
+
+
+def test_gpt_setup_for_oauth_lists_editor_values_in_order(runner):
+    client_id = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")["client_id"]
+    result = runner.invoke(args=["gpt-setup", "--client", client_id, "--json"])
+    assert result.exit_code == 0, result.output
+    guide = json.loads(result.output)
+    fields = [f["field"] for f in guide["fields"]]
+    assert fields == [
+        "Schema: Import from URL",
+        "Authentication type",
+        "Client ID",
+        "Client Secret",
+        "Authorization URL",
+        "Token URL",
+        "Scope",
+        "Token Exchange Method",
+        "Privacy policy",
+    ]
+    values = {f["field"]: f["value"] for f in guide["fields"]}
+    assert values["Schema: Import from URL"] == "https://todo-action.test/openapi.json"
+    assert values["Client ID"] == client_id
+    assert values["Authorization URL"] == "https://todo-action.test/oauth/authorize"
+    assert values["Token URL"] == "https://todo-action.test/oauth/token"
+    assert values["Privacy policy"] == "https://todo-action.test/privacy"
+    assert any(f"clients add-gpt {client_id}" in step for step in guide["steps"])
+    # The seeds' advice: describe the action; never tell the model when to use it.
+    assert "whenever" not in guide["instructions"].lower()
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("bearer", "Bearer"), ("basic", "Basic"), ("custom", "Custom")],
+)
+def test_gpt_setup_for_api_keys_names_the_sub_type(database_url, kind, expected):
+    from tests.conftest import build_app
+
+    app = build_app(database_url, ACTION_AUTH="apikey", API_KEY_AUTH_TYPE=kind,
+                    API_KEY_HEADER="X-Todo-Key")
+    output = app.test_cli_runner().invoke(args=["gpt-setup"]).output
+    assert "Authentication type      API Key" in output
+    assert "Auth Type" in output and expected in output
+    assert ("X-Todo-Key" in output) == (kind == "custom")
+
+
+def test_gpt_setup_in_none_mode_warns_about_the_shared_list(database_url):
+    from tests.conftest import build_app
+
+    app = build_app(database_url, ACTION_AUTH="none")
+    output = app.test_cli_runner().invoke(args=["gpt-setup"]).output
+    assert "Authentication type      None" in output
+    assert "shares one demo list" in output
+
+
+def _admin_browser(app, *, admin: bool = True):
+    user_id = make_account(app, "root@example.com")
+    if admin:
+        with app.app_context():
+            from app.models import User
+
+            db.session.get(User, user_id).is_admin = True
+            db.session.commit()
+    client = browser(app)
+    log_in(client, "root@example.com")
+    return client
+
+
+def test_admin_pages_need_an_admin(app):
+    anonymous = browser(app)
+    assert anonymous.get("/admin").status_code == 302
+    assert anonymous.get("/setup").status_code == 302
+    user = _admin_browser(app, admin=False)
+    assert user.get("/admin").status_code == 403
+    assert user.get("/setup").status_code == 403
+
+
+def test_admin_creates_a_client_and_sees_the_secret_once(app):
+    client = _admin_browser(app)
+    page = client.get("/admin")
+    response = client.post(
+        "/admin/clients",
+        data={"name": "Web GPT", "gpt_ids": "g-web123", "csrf_token": csrf_token(page.text)},
+    )
+    assert response.status_code == 200
+    secret = response.text.split("Client Secret</p><p class=\"secret\">")[1].split("<")[0]
+    assert secret.startswith("tds_")
+    listing = client.get("/admin").text
+    assert "Web GPT" in listing and "g-web123" in listing
+    assert secret not in listing
+    with app.app_context():
+        stored = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.name == "Web GPT"))
+        assert stored.check_client_secret(secret)
+
+
+def test_admin_form_without_csrf_changes_nothing(app):
+    client = _admin_browser(app)
+    response = client.post("/admin/clients", data={"name": "Sneaky"})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OAuthClient)) == 0
+
+
+def test_setup_page_shows_the_guide(app):
+    client = _admin_browser(app)
+    page = client.get("/setup")
+    assert page.status_code == 200
+    assert "https://todo-action.test/openapi.json" in page.text
+    assert "https://todo-action.test/oauth/token" in page.text
+    assert "Conversation starters" in page.text
