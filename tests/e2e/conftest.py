@@ -1,0 +1,304 @@
+"""The app under real gunicorn, as a PaaS runs it, for tests that talk HTTP like ChatGPT does.
+
+Fixtures:
+
+- `gunicorn_server(**env) -> Server` (a factory): starts `gunicorn -c deploy/gunicorn.conf.py
+  --bind 127.0.0.1:<free port> 'app:create_app()'` with a clean environment, waits until
+  /healthz answers and returns a `Server`; all are stopped when the test ends. Keyword arguments
+  are environment variables that override the defaults below (ACTION_AUTH="apikey",
+  WEB_CONCURRENCY="1", DATABASE_URL=...). All servers of one test share one database and one
+  SECRET_KEY, like two dynos of one app, unless given DATABASE_URL/SECRET_KEY of their own.
+- `server`: one ACTION_AUTH=none server per module, emptied before each test.
+- `e2e_database_url`: the migrated, empty database the test's servers use.
+
+`Server` has `url`, `env`, `client` (a requests.Session that sends X-Forwarded-Proto/-For as a
+PaaS router does), `log()` and `wait_for_log(text)`. A failing test's report shows the log of
+every server it used.
+
+Defaults are production settings: APP_ENV=production, PUBLIC_URL=https://todo-action-e2e.test,
+TRUSTED_PROXY_HOPS=1, WEB_CONCURRENCY=2. The database is migrated once per run with `flask --app
+app db upgrade` in a subprocess, as a release phase does: into a SQLite file each test copies,
+or into TEST_DATABASE_URL (schema rebuilt first), which is emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import TEST_DATABASE_URL, _reset_postgres
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+GUNICORN = str(BIN / "gunicorn")
+FLASK = str(BIN / "flask")
+
+E2E_PUBLIC_URL = "https://todo-action-e2e.test"
+# What a PaaS router adds to every request it forwards.
+ROUTER_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+POLL_INTERVAL = 0.05
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen
+    client: requests.Session = field(default_factory=requests.Session)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        """The first log line containing `text`; gunicorn writes an access line only after
+        the response has gone out, so it can lag the client by a moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log().splitlines():
+                if text in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {text!r} within {timeout}s:\n{self.log()}")
+            time.sleep(POLL_INTERVAL)
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def base_env(database_url: str, secret_key: str) -> dict[str, str]:
+    """A clean environment: nothing from the developer's shell (a SECRET_KEY, a DATABASE_URL,
+    a REDIS_URL) leaks into the server."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "APP_ENV": "production",
+        "SECRET_KEY": secret_key,
+        "PUBLIC_URL": E2E_PUBLIC_URL,
+        "TRUSTED_PROXY_HOPS": "1",
+        "WEB_CONCURRENCY": "2",
+        "DATABASE_URL": database_url,
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    """`flask db upgrade` as a release phase runs it: a process of its own, before the server."""
+    result = subprocess.run(
+        [FLASK, "--app", "app", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _wait_until_ready(process: subprocess.Popen, url: str) -> bool:
+    """True once /healthz answers 200; False if gunicorn exits first."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            # The master accepts connections before a worker has imported the app, so the
+            # first request may wait for the import.
+            with requests.get(f"{url}/healthz", timeout=5) as response:
+                if response.status_code == 200:
+                    return True
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        time.sleep(POLL_INTERVAL)
+    raise AssertionError(f"gunicorn at {url} was not ready within {READY_TIMEOUT}s")
+
+
+def start_server(env: dict[str, str], log_dir: Path, name: str) -> Server:
+    # The port is free when picked but may be taken before gunicorn binds it; start again on
+    # another rather than fail.
+    for attempt in range(3):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log_path = log_dir / f"{name}-{attempt}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [
+                    GUNICORN,
+                    "-c",
+                    "deploy/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "app:create_app()",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(url=url, env=env, log_path=log_path, process=process)
+        server.client.headers.update(ROUTER_HEADERS)
+        try:
+            ready = _wait_until_ready(process, url)
+        except BaseException:
+            server.stop()
+            raise
+        if ready:
+            return server
+        server.stop()
+        if "Address already in use" not in server.log():
+            break
+    pytest.fail(f"gunicorn did not start (exit code {process.returncode}):\n{server.log()}")
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row but the migration version, leaving the schema as migrated."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        tables = [t for t in metadata.sorted_tables if t.name != "alembic_version"]
+        with engine.begin() as conn:
+            if engine.dialect.name != "postgresql":
+                for table in reversed(tables):
+                    conn.execute(table.delete())
+            elif tables:
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+class GunicornServers:
+    """Starts servers on one database with one SECRET_KEY, like the dynos of one app."""
+
+    def __init__(self, database_url: str, log_dir: Path, migrated: bool) -> None:
+        self.database_url = database_url
+        self.log_dir = log_dir
+        self.secret_key = secrets.token_urlsafe(32)
+        self.migrated = {database_url} if migrated else set()
+        self.servers: list[Server] = []
+
+    def start(self, **overrides: str) -> Server:
+        env = base_env(self.database_url, self.secret_key)
+        env.update({k: str(v) for k, v in overrides.items()})
+        if env["DATABASE_URL"] not in self.migrated:
+            migrate(env)
+            self.migrated.add(env["DATABASE_URL"])
+        server = start_server(env, self.log_dir, f"gunicorn-{len(self.servers)}")
+        self.servers.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        # Signal all first: each takes about a second to wind down, so they do it together.
+        for server in self.servers:
+            server.client.close()
+            if server.process.poll() is None:
+                server.process.terminate()
+        for server in self.servers:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """Migrated once per run: a SQLite file to copy, or the PostgreSQL schema rebuilt."""
+    if TEST_DATABASE_URL:
+        _reset_postgres(TEST_DATABASE_URL)
+        migrate(base_env(TEST_DATABASE_URL, secrets.token_urlsafe(32)))
+        return None
+    path = tmp_path_factory.mktemp("e2e-template") / "template.sqlite3"
+    migrate(base_env(f"sqlite:///{path}", secrets.token_urlsafe(32)))
+    return path
+
+
+def _fresh_database(template: Path | None, directory: Path) -> str:
+    if template is None:
+        empty_tables(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    path = directory / "e2e.sqlite3"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def e2e_database_url(e2e_template: Path | None, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database for this test's servers; PostgreSQL is emptied again after
+    the test, as the unit tests' fixtures expect to find it."""
+    url = _fresh_database(e2e_template, tmp_path)
+    yield url
+    if TEST_DATABASE_URL:
+        empty_tables(url)
+
+
+@pytest.fixture
+def gunicorn_server(
+    request: pytest.FixtureRequest, e2e_database_url: str, tmp_path: Path
+) -> Iterator[Callable[..., Server]]:
+    """Factory: `gunicorn_server(**env) -> Server`; see the module docstring."""
+    servers = GunicornServers(e2e_database_url, tmp_path, migrated=True)
+    request.node.gunicorn_servers = servers.servers
+    yield servers.start
+    servers.stop_all()
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    e2e_template: Path | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One ACTION_AUTH=none server for a whole module; use it through `server`."""
+    directory = tmp_path_factory.mktemp("e2e-shared")
+    servers = GunicornServers(_fresh_database(e2e_template, directory), directory, migrated=True)
+    yield servers.start(ACTION_AUTH="none")
+    servers.stop_all()
+    if TEST_DATABASE_URL:
+        empty_tables(TEST_DATABASE_URL)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, shared_server: Server) -> Iterator[Server]:
+    """An ACTION_AUTH=none server with no data and a new client: every action callable
+    without credentials. The process is shared by the module's tests (starting gunicorn takes
+    seconds), its database is emptied before each."""
+    empty_tables(shared_server.env["DATABASE_URL"])
+    shared_server.client = requests.Session()
+    shared_server.client.headers.update(ROUTER_HEADERS)
+    request.node.gunicorn_servers = [shared_server]
+    yield shared_server
+    shared_server.client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.failed:
+        for server in getattr(item, "gunicorn_servers", ()):
+            report.sections.append((f"gunicorn log ({server.url})", server.log()))
+    return report

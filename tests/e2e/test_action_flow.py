@@ -1,0 +1,199 @@
+"""A GPT builder's and ChatGPT's view of a deployed server, over HTTP, with ACTION_AUTH=none."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+from openapi_spec_validator import validate
+
+from tests.e2e.conftest import E2E_PUBLIC_URL, Server
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+# What the GPT editor lists after "Import from URL" (README, The GPT action).
+EXPECTED_ACTIONS = {
+    ("getTodos", "GET", "/todos", False),
+    ("addTodo", "POST", "/todos", True),
+    ("getTodo", "GET", "/todos/{todo_id}", False),
+    ("updateTodo", "PATCH", "/todos/{todo_id}", True),
+    ("deleteTodo", "DELETE", "/todos/{todo_id}", True),
+}
+
+# Headers ChatGPT sends with every action call (fact sheet, section 4).
+GPT_HEADERS = {
+    "User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; "
+    "ChatGPT-User/1.0; +https://openai.com/bot",
+    "openai-gpt-id": "g-e2eTestGpt01",
+    "openai-conversation-id": "4f0c2a57-0c3e-4d7e-9a51-e2e000000001",
+}
+
+
+def list_actions(spec: dict) -> set[tuple[str, str, str, bool]]:
+    """(name, method, path, consequential) per operation, as the GPT editor shows them; an
+    absent x-openai-isConsequential means false for GET and true otherwise."""
+    actions = set()
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                op = item[method]
+                consequential = op.get("x-openai-isConsequential", method != "get")
+                actions.add((op["operationId"], method.upper(), path, consequential))
+    return actions
+
+
+def lint_for_gpt(spec: dict) -> None:
+    """No error from the project's GPT-rules linter; warnings (rules known only from builder
+    reports) are its own tests' business. Without the linter (app/spec/lint.py is newer than
+    this test), the importer rules it checks are asserted directly below."""
+    if importlib.util.find_spec("app.spec.lint") is not None:
+        from app.spec.lint import is_error, lint
+
+        errors = [problem.line() for problem in lint(spec) if is_error(problem)]
+        assert not errors, "\n".join(errors)
+    validate(spec)
+    assert spec["openapi"] == "3.1.0"
+    assert spec["servers"] == [{"url": E2E_PUBLIC_URL}]
+    assert isinstance(spec["components"]["schemas"], dict)
+    operations = [item[m] for item in spec["paths"].values() for m in HTTP_METHODS if m in item]
+    assert len(operations) <= 30
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", op["operationId"]) for op in operations)
+
+
+def test_builder_imports_the_spec_by_url_and_sees_five_actions(server: Server):
+    response = server.client.get(f"{server.url}/openapi.json")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    spec = response.json()
+    lint_for_gpt(spec)
+    assert list_actions(spec) == EXPECTED_ACTIONS
+    # ACTION_AUTH=none: the editor's Authentication stays "None".
+    assert "security" not in spec
+    assert not spec["components"].get("securitySchemes")
+
+
+def test_chatgpt_calls_every_action(server: Server):
+    client, url = server.client, server.url
+    client.headers.update(GPT_HEADERS)
+
+    created = []
+    for title, due in [("Buy milk", "2030-01-05"), ("Call the bank", None), ("Écrire à Zoé", None)]:
+        response = client.post(f"{url}/todos", json={"title": title, "due": due})
+        assert response.status_code == 201, response.text
+        todo = response.json()
+        assert todo["title"] == title and todo["done"] is False and todo["due"] == due
+        created.append(todo)
+    milk, bank, letter = created
+
+    response = client.get(f"{url}/todos")
+    assert response.status_code == 200
+    assert [t["id"] for t in response.json()["todos"]] == [milk["id"], bank["id"], letter["id"]]
+    assert response.json()["next_cursor"] is None
+    # Non-ASCII goes out as itself, not \\u escapes, and counts once against ChatGPT's limit.
+    assert "Écrire à Zoé".encode() in response.content
+
+    first = client.get(f"{url}/todos", params={"limit": 2}).json()
+    assert [t["id"] for t in first["todos"]] == [milk["id"], bank["id"]]
+    assert first["next_cursor"]
+    rest = client.get(f"{url}/todos", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [t["id"] for t in rest["todos"]] == [letter["id"]]
+    assert rest["next_cursor"] is None
+
+    found = client.get(f"{url}/todos", params={"q": "bank"}).json()["todos"]
+    assert [t["id"] for t in found] == [bank["id"]]
+    due = client.get(f"{url}/todos", params={"due_before": "2030-02-01"}).json()["todos"]
+    assert [t["id"] for t in due] == [milk["id"]]
+
+    response = client.get(f"{url}/todos/{bank['id']}")
+    assert response.status_code == 200
+    assert response.json() == bank
+
+    response = client.patch(f"{url}/todos/{bank['id']}", json={"done": True, "notes": "Paid."})
+    assert response.status_code == 200, response.text
+    assert response.json()["done"] is True and response.json()["notes"] == "Paid."
+    open_ids = [t["id"] for t in client.get(f"{url}/todos").json()["todos"]]
+    assert open_ids == [milk["id"], letter["id"]]
+    done = client.get(f"{url}/todos", params={"status": "done"}).json()["todos"]
+    assert [t["id"] for t in done] == [bank["id"]]
+
+    response = client.delete(f"{url}/todos/{milk['id']}")
+    assert response.status_code == 204
+    assert response.content == b""
+    response = client.get(f"{url}/todos/{milk['id']}")
+    assert response.status_code == 404
+    assert response.json()["code"] == 404 and response.json()["message"]
+
+    everything = client.get(f"{url}/todos", params={"status": "all"}).json()["todos"]
+    assert {t["id"] for t in everything} == {bank["id"], letter["id"]}
+
+
+def test_errors_reach_chatgpt_as_json(server: Server):
+    response = server.client.post(f"{server.url}/todos", json={"title": ""})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == 422 and "title" in body["errors"]["json"]
+
+
+def test_health_check_privacy_page_and_request_ids(server: Server):
+    client, url = server.client, server.url
+
+    response = client.get(f"{url}/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+    response = client.get(f"{url}/privacy")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "privacy" in response.text.lower()
+
+    generated = {client.get(f"{url}/healthz").headers["X-Request-ID"] for _ in range(3)}
+    assert len(generated) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in generated)
+
+    # A router's id is kept, so its log and the app's can be matched; junk is not.
+    kept = client.get(f"{url}/todos", headers={"X-Request-ID": "router-abc.123_x"})
+    assert kept.headers["X-Request-ID"] == "router-abc.123_x"
+    junk = client.get(f"{url}/todos", headers={"X-Request-ID": "x" * 500})
+    assert re.fullmatch(r"[0-9a-f]{32}", junk.headers["X-Request-ID"])
+    missing = client.get(f"{url}/no-such-page")
+    assert missing.status_code == 404 and missing.headers["X-Request-ID"]
+
+
+def test_access_log_has_request_and_gpt_ids_but_no_credentials(server: Server):
+    secret_token = "sk-e2e-secret-token-value-0123456789"
+    oauth_code = "e2e-oauth-code-0123456789"
+    response = server.client.get(
+        f"{server.url}/healthz",
+        params={"code": oauth_code, "state": "e2e-state-value"},
+        headers={
+            **GPT_HEADERS,
+            "X-Request-ID": "e2e-log-check-1",
+            "Authorization": f"Bearer {secret_token}",
+            "Cookie": "todo_action_session=e2e-cookie-value",
+        },
+    )
+    assert response.status_code == 200
+
+    line = server.wait_for_log("request_id=e2e-log-check-1")
+    assert f"gpt={GPT_HEADERS['openai-gpt-id']}" in line
+    assert f"conversation={GPT_HEADERS['openai-conversation-id']}" in line
+    assert '"GET /healthz HTTP/1.1" 200' in line
+    # The app, not gunicorn, trusted the router's X-Forwarded-*: gunicorn is set to trust none.
+    assert line.startswith("203.0.113.7 ") and "scheme=https" in line
+    log = server.log()
+    for secret in (secret_token, oauth_code, "e2e-state-value", "e2e-cookie-value"):
+        assert secret not in log
+
+
+def test_without_the_router_headers_the_app_sees_plain_http(server: Server):
+    response = server.client.get(
+        f"{server.url}/healthz",
+        headers={"X-Forwarded-Proto": None, "X-Forwarded-For": None, "X-Request-ID": "direct-1"},
+    )
+    assert response.status_code == 200
+
+    line = server.wait_for_log("request_id=direct-1")
+    assert line.startswith("127.0.0.1 ") and "scheme=http " in line
+    assert "gpt=- conversation=-" in line
