@@ -29,6 +29,15 @@ def _no_control_chars(allowed: set[str]):
     return check
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow would also read "no", "false" or 0 as a value."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Title(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -83,7 +92,7 @@ class TodoCreateSchema(ma.Schema):
 class TodoUpdateSchema(ma.Schema):
     title = title_field(required=False)
     notes = notes_field()
-    done = fields.Boolean(metadata={"description": "true to mark done, false to reopen."})
+    done = StrictBoolean(metadata={"description": "true to mark done, false to reopen."})
     due = due_field()
 
     @ma.validates_schema
