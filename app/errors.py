@@ -29,7 +29,12 @@ class ErrorSchema(ma.Schema):
     message = fields.String(metadata={"description": "What went wrong, in one sentence."})
     errors = fields.Dict(
         keys=fields.String(),
-        values=fields.Dict(keys=fields.String(), values=fields.List(fields.String())),
+        values=fields.Dict(
+            keys=fields.String(),
+            values=fields.List(fields.String()),
+            # An object schema without properties draws a warning from ChatGPT's importer.
+            metadata={"properties": {}},
+        ),
         metadata={
             "description": "Per input field messages, by location (json, query).",
             "properties": {
