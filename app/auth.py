@@ -117,9 +117,17 @@ class BasicKeyValidator(BearerTokenValidator):
 
 
 class ResourceProtector(FlaskResourceProtector):
-    def raise_error_response(self, error):
+    def raise_error_response(self, error, scopes: tuple[str, ...] = ()):
         # Our error envelope, keeping Authlib's WWW-Authenticate (flask-smorest would drop it).
         headers = {k: v for k, v in error.get_headers() if k.lower() == "www-authenticate"}
+        if error.error == "insufficient_scope" and not headers:
+            # Authlib sends no challenge with its 403; RFC 6750 3.1 wants one naming the scope,
+            # so a client can tell "sign in again with more scope" from "forbidden".
+            params = [f'realm="{REALM}"', 'error="insufficient_scope"']
+            params.append(f'error_description="{error.get_error_description()}"')
+            if scopes:
+                params.append(f'scope="{" ".join(scopes)}"')
+            headers["WWW-Authenticate"] = "Bearer " + ", ".join(params)
         message = {
             "missing_authorization": "This API needs credentials: an OAuth token or an API key.",
             "invalid_token": "The credential is invalid, expired or revoked.",
@@ -154,14 +162,14 @@ def _resolve(scopes: tuple[str, ...]):
         try:
             validator.validate_token(key, required, request)
         except OAuth2Error as error:
-            require_credential.raise_error_response(error)
+            require_credential.raise_error_response(error, scopes)
         return key
     if not request.headers.get("Authorization"):
         return None
     try:
         return require_credential.acquire_token(required)
     except OAuth2Error as error:
-        require_credential.raise_error_response(error)
+        require_credential.raise_error_response(error, scopes)
 
 
 def _touch(key: ApiKey) -> None:

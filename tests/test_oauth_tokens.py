@@ -1,0 +1,498 @@
+"""Codes, access and refresh tokens, revocation, and what the API says about bad tokens."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from app.extensions import db
+from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
+from app.oauth.grants import REFRESH_GRACE
+from tests.oauth_helpers import (
+    CALLBACK,
+    OLD_CALLBACK,
+    basic,
+    bearer,
+    browser,
+    exchange,
+    get_code,
+    log_in,
+    make_account,
+    refresh,
+    register_client,
+    sign_in,
+)
+
+VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
+
+
+@pytest.fixture
+def app_settings() -> dict:
+    return {"ACTION_AUTH": "oauth"}
+
+
+@pytest.fixture
+def account(app) -> int:
+    return make_account(app)
+
+
+@pytest.fixture
+def chatgpt(app) -> tuple[str, str]:
+    return register_client(app, "Todo GPT")
+
+
+@pytest.fixture
+def user(app, account):
+    """A logged-in browser."""
+    client = browser(app)
+    log_in(client)
+    return client
+
+
+def _works(app, access_token: str) -> bool:
+    response = app.test_client().get("/todos", headers=bearer(access_token))
+    assert response.status_code in (200, 401), response.json
+    return response.status_code == 200
+
+
+def _set(app, model, **values) -> None:
+    """Set columns of every row of `model`: timestamps move instead of tests waiting."""
+    with app.app_context():
+        db.session.execute(sa.update(model).values(**values))
+        db.session.commit()
+
+
+# Codes
+
+
+def test_a_code_works_once(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id)
+    server = app.test_client()
+
+    assert exchange(server, client_id, secret, code).status_code == 200
+    replay = exchange(server, client_id, secret, code)
+
+    assert replay.status_code == 400
+    assert replay.json["error"] == "invalid_grant"
+
+
+def test_replaying_a_code_ends_the_tokens_it_gave(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id)
+    server = app.test_client()
+    first = exchange(server, client_id, secret, code, method="basic").json
+    assert _works(app, first["access_token"])
+
+    assert exchange(server, client_id, secret, code).json["error"] == "invalid_grant"
+
+    assert not _works(app, first["access_token"])
+    dead = refresh(server, client_id, secret, first["refresh_token"])
+    assert dead.status_code == 400
+    assert dead.json["error"] == "invalid_grant"
+
+
+def test_a_replay_leaves_other_sign_ins_alone(app, user, chatgpt):
+    client_id, secret = chatgpt
+    server = app.test_client()
+    code = get_code(user, client_id)
+    replayed = exchange(server, client_id, secret, code).json
+    other = exchange(server, client_id, secret, get_code(user, client_id)).json
+
+    exchange(server, client_id, secret, code)
+
+    assert not _works(app, replayed["access_token"])
+    assert _works(app, other["access_token"])
+
+
+def test_an_expired_code_is_refused(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id)
+    _set(app, AuthorizationCode, expires_at=utcnow() - timedelta(seconds=1))
+
+    response = exchange(app.test_client(), client_id, secret, code)
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_a_code_is_bound_to_its_client(app, user, chatgpt):
+    client_id, _ = chatgpt
+    other_id, other_secret = register_client(app, "Other GPT")
+    code = get_code(user, client_id)
+
+    response = exchange(app.test_client(), other_id, other_secret, code)
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_a_code_is_bound_to_its_redirect_uri(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id, CALLBACK)
+
+    response = exchange(app.test_client(), client_id, secret, code, redirect_uri=OLD_CALLBACK)
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_a_code_needs_the_clients_secret(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id)
+    server = app.test_client()
+
+    wrong = exchange(server, client_id, secret + "x", code)
+    assert wrong.status_code == 401
+    assert wrong.json["error"] == "invalid_client"
+    # A failed client authentication does not use the code up.
+    assert exchange(server, client_id, secret, code).status_code == 200
+
+
+# Stored as digests
+
+
+def _every_stored_value(app) -> str:
+    with app.app_context():
+        rows = []
+        for table in db.metadata.sorted_tables:
+            rows.extend(repr(tuple(row)) for row in db.session.execute(sa.select(table)))
+        return "\n".join(rows)
+
+
+def test_codes_tokens_and_secrets_are_stored_only_as_digests(app, user, chatgpt):
+    client_id, secret = chatgpt
+    public_id, _ = register_client(app, "Desktop app", public=True)
+    code = get_code(user, client_id)
+    token = exchange(app.test_client(), client_id, secret, code).json
+    refreshed = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
+    public_code = get_code(
+        user,
+        public_id,
+        code_challenge=create_s256_code_challenge(VERIFIER),
+        code_challenge_method="S256",
+    )
+    public = exchange(app.test_client(), public_id, None, public_code, code_verifier=VERIFIER)
+    rotated = refresh(app.test_client(), public_id, None, public.json["refresh_token"]).json
+
+    stored = _every_stored_value(app)
+
+    assert client_id in stored  # the search does see what is stored in the clear
+    raw_values = {
+        "client secret": secret,
+        "code": code,
+        "public code": public_code,
+        "access token": token["access_token"],
+        "refresh token": token["refresh_token"],
+        "refreshed access token": refreshed["access_token"],
+        "public access token": public.json["access_token"],
+        "public refresh token": public.json["refresh_token"],
+        "rotated refresh token": rotated["refresh_token"],
+    }
+    for name, raw in raw_values.items():
+        assert raw not in stored, f"the {name} is stored in the clear"
+
+
+# Refresh
+
+
+@pytest.mark.parametrize("method", ["post", "basic"])
+def test_refresh_gives_a_new_access_token_and_keeps_the_refresh_token(
+    app, account, chatgpt, method
+):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+
+    response = refresh(app.test_client(), client_id, secret, token["refresh_token"], method)
+
+    assert response.status_code == 200, response.json
+    new = response.json
+    assert new["access_token"] != token["access_token"]
+    assert new["refresh_token"] == token["refresh_token"]
+    assert new["token_type"].lower() == "bearer"
+    assert 3590 <= new["expires_in"] <= 3600
+    assert new["scope"] == token["scope"]
+    assert _works(app, new["access_token"])
+    # The old access token keeps working until it expires...
+    assert _works(app, token["access_token"])
+    # ...and then it does not.
+    _set(app, AccessToken, expires_at=utcnow() - timedelta(seconds=1))
+    assert not _works(app, token["access_token"])
+
+
+def test_refresh_can_narrow_but_not_widen_the_scope(app, user, chatgpt):
+    client_id, secret = chatgpt
+    server = app.test_client()
+    token = exchange(server, client_id, secret, get_code(user, client_id)).json
+
+    narrower = server.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token["refresh_token"],
+            "scope": "todos:read",
+        },
+        headers=basic(client_id, secret),
+    )
+    assert narrower.status_code == 200, narrower.json
+    assert narrower.json["scope"] == "todos:read"
+
+    read_only = exchange(server, client_id, secret, get_code(user, client_id, scope="todos:read"))
+    wider = server.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": read_only.json["refresh_token"],
+            "scope": "todos:read todos:write",
+        },
+        headers=basic(client_id, secret),
+    )
+    assert wider.status_code == 400
+    assert wider.json["error"] == "invalid_scope"
+
+
+def test_racing_refreshes_both_succeed(app, account, chatgpt):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+
+    first = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+    second = refresh(app.test_client(), client_id, secret, token["refresh_token"], "basic")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert _works(app, first.json["access_token"])
+    assert _works(app, second.json["access_token"])
+    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
+
+
+def test_concurrent_refreshes_both_succeed(app, account, chatgpt):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+    start = threading.Barrier(2)
+    results: list = [None, None]
+
+    def refresh_in_thread(index: int) -> None:
+        server = app.test_client()
+        start.wait()
+        results[index] = refresh(server, client_id, secret, token["refresh_token"])
+
+    threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
+    assert all(_works(app, r.json["access_token"]) for r in results)
+    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
+
+
+def test_a_refresh_token_belongs_to_its_client(app, account, chatgpt):
+    client_id, secret = chatgpt
+    other_id, other_secret = register_client(app, "Other GPT")
+    token = sign_in(app, client_id, secret)
+
+    response = refresh(app.test_client(), other_id, other_secret, token["refresh_token"])
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def _public_sign_in(app, user) -> tuple[str, dict]:
+    client_id, _ = register_client(app, "Desktop app", public=True)
+    code = get_code(
+        user,
+        client_id,
+        code_challenge=create_s256_code_challenge(VERIFIER),
+        code_challenge_method="S256",
+    )
+    response = exchange(app.test_client(), client_id, None, code, code_verifier=VERIFIER)
+    assert response.status_code == 200, response.json
+    return client_id, response.json
+
+
+def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user):
+    client_id, token = _public_sign_in(app, user)
+    server = app.test_client()
+
+    rotated = refresh(server, client_id, None, token["refresh_token"])
+    assert rotated.status_code == 200, rotated.json
+    assert rotated.json["refresh_token"] != token["refresh_token"]
+
+    # A retry with the previous token (a lost response) still works, briefly.
+    retry = refresh(server, client_id, None, token["refresh_token"])
+    assert retry.status_code == 200, retry.json
+    assert _works(app, retry.json["access_token"])
+
+    newer = refresh(server, client_id, None, rotated.json["refresh_token"])
+    assert newer.status_code == 200, newer.json
+    assert _works(app, newer.json["access_token"])
+
+
+def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(app, user):
+    client_id, token = _public_sign_in(app, user)
+    server = app.test_client()
+    rotated = refresh(server, client_id, None, token["refresh_token"]).json
+    _set(app, OAuthGrant, refresh_rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+
+    reuse = refresh(server, client_id, None, token["refresh_token"])
+
+    assert reuse.status_code == 400
+    assert reuse.json["error"] == "invalid_grant"
+    # Someone else holds a copy: everything of this sign-in stops.
+    assert not _works(app, rotated["access_token"])
+    assert not _works(app, token["access_token"])
+    assert refresh(server, client_id, None, rotated["refresh_token"]).status_code == 400
+
+
+# Revocation (RFC 7009)
+
+
+def _revoke(app, client_id, secret, token, method="post", **form):
+    server = app.test_client()
+    form["token"] = token
+    if method == "basic":
+        return server.post("/oauth/revoke", data=form, headers=basic(client_id, secret))
+    return server.post(
+        "/oauth/revoke", data={**form, "client_id": client_id, "client_secret": secret}
+    )
+
+
+@pytest.mark.parametrize("method", ["post", "basic"])
+def test_revoking_an_access_token_ends_only_it(app, user, chatgpt, method):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+    other = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
+
+    response = _revoke(app, client_id, secret, token["access_token"], method)
+
+    assert response.status_code == 200
+    assert not _works(app, token["access_token"])
+    assert _works(app, other["access_token"])
+    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["post", "basic"])
+def test_revoking_a_refresh_token_ends_its_whole_sign_in(app, user, chatgpt, method):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+    refreshed = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
+    elsewhere = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+
+    response = _revoke(
+        app, client_id, secret, token["refresh_token"], method, token_type_hint="refresh_token"
+    )
+
+    assert response.status_code == 200
+    assert not _works(app, token["access_token"])
+    assert not _works(app, refreshed["access_token"])
+    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 400
+    # A separate sign-in (another chat) is another grant.
+    assert _works(app, elsewhere["access_token"])
+
+
+def test_revoking_an_unknown_token_answers_200(app, chatgpt):
+    client_id, secret = chatgpt
+    assert _revoke(app, client_id, secret, "tda_not-a-token").status_code == 200
+    assert _revoke(app, client_id, secret, "tdr_not-a-token", "basic").status_code == 200
+
+
+def test_a_client_cannot_revoke_another_clients_token(app, user, chatgpt):
+    client_id, secret = chatgpt
+    other_id, other_secret = register_client(app, "Other GPT")
+    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+
+    for raw in (token["access_token"], token["refresh_token"]):
+        response = _revoke(app, other_id, other_secret, raw)
+        assert response.status_code == 400
+        assert response.json["error"] == "invalid_grant"
+
+    assert _works(app, token["access_token"])
+    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
+
+
+def test_revocation_needs_client_authentication(app, user, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+
+    wrong = _revoke(app, client_id, "tds_wrong", token["access_token"], "basic")
+    anonymous = app.test_client().post("/oauth/revoke", data={"token": token["access_token"]})
+
+    assert wrong.status_code == 401
+    assert wrong.json["error"] == "invalid_client"
+    assert anonymous.status_code in (400, 401)
+    assert anonymous.json["error"] == "invalid_client"
+    assert _works(app, token["access_token"])
+
+
+# What the API answers
+
+
+def _assert_invalid_token(response) -> None:
+    assert response.status_code == 401
+    assert set(response.json) >= {"code", "status", "message"}
+    assert response.json["code"] == 401
+    assert response.json["status"] == "Unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith(
+        'Bearer realm="todo-action", error="invalid_token"'
+    )
+
+
+def test_missing_credentials_are_401_with_a_bearer_challenge(app):
+    response = app.test_client().get("/todos")
+    assert response.status_code == 401
+    assert response.json["code"] == 401
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="todo-action"')
+
+
+@pytest.mark.parametrize("raw", ["tda_unknown", "nonsense", "x" * 5000, "tda_ä€"])
+def test_unknown_tokens_are_401(app, raw):
+    _assert_invalid_token(app.test_client().get("/todos", headers=bearer(raw)))
+
+
+def test_expired_and_revoked_tokens_are_401(app, account, chatgpt):
+    client_id, secret = chatgpt
+    expired = sign_in(app, client_id, secret)["access_token"]
+    _set(app, AccessToken, expires_at=utcnow() - timedelta(seconds=1))
+    _assert_invalid_token(app.test_client().get("/todos", headers=bearer(expired)))
+
+    revoked = sign_in(app, client_id, secret)["access_token"]
+    _revoke(app, client_id, secret, revoked)
+    _assert_invalid_token(app.test_client().post("/todos", json={}, headers=bearer(revoked)))
+
+
+def test_a_refresh_token_is_not_an_access_token(app, account, chatgpt):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+    _assert_invalid_token(app.test_client().get("/todos", headers=bearer(token["refresh_token"])))
+
+
+class TestNoneMode:
+    @pytest.fixture
+    def app_settings(self) -> dict:
+        return {"ACTION_AUTH": "none"}
+
+    def test_no_credentials_is_the_shared_demo_user(self, app):
+        anonymous = app.test_client()
+        added = anonymous.post("/todos", json={"title": "Shared"})
+        assert added.status_code == 201
+        assert [t["title"] for t in anonymous.get("/todos").json["todos"]] == ["Shared"]
+
+    def test_a_bad_token_is_still_401(self, app):
+        _assert_invalid_token(app.test_client().get("/todos", headers=bearer("tda_unknown")))
+
+    def test_a_valid_token_acts_as_its_owner(self, app, account, chatgpt):
+        client_id, secret = chatgpt
+        token = sign_in(app, client_id, secret)["access_token"]
+        app.test_client().post("/todos", json={"title": "Shared"})
+
+        mine = app.test_client().post("/todos", json={"title": "Mine"}, headers=bearer(token))
+
+        assert mine.status_code == 201
+        listed = app.test_client().get("/todos", headers=bearer(token)).json["todos"]
+        assert [t["title"] for t in listed] == ["Mine"]
+        shared = app.test_client().get("/todos").json["todos"]
+        assert [t["title"] for t in shared] == ["Shared"]
