@@ -1,0 +1,1 @@
+"""Per-user API keys: creating, listing and revoking them (web pages and `flask keys`)."""

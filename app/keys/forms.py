@@ -1,0 +1,40 @@
+"""The form that makes an API key on the account page."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import Field, IntegerField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from app.auth import SCOPES
+from app.keys.service import MAX_EXPIRY_DAYS, NAME_MAX
+
+
+class ScopesField(Field):
+    """The checked scope checkboxes (all named `scopes`), as a list; the template draws them."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = list(valuelist)
+
+    def pre_validate(self, form) -> None:
+        if not self.data:
+            raise ValidationError("Choose at least one scope.")
+        unknown = [s for s in self.data if s not in SCOPES]
+        if unknown:
+            raise ValidationError(f"Unknown scope {unknown[0]!r}.")
+
+
+class CreateKeyForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[InputRequired(), Length(max=NAME_MAX)],
+        description="To tell your keys apart, e.g. the GPT that uses it.",
+    )
+    scopes = ScopesField("Scopes", default=lambda: list(SCOPES))
+    expires_in_days = IntegerField(
+        "Expires after (days)",
+        validators=[Optional(), NumberRange(min=1, max=MAX_EXPIRY_DAYS)],
+        description="Leave empty for a key that does not expire.",
+    )
+
+    scope_choices = SCOPES

@@ -1,0 +1,378 @@
+"""Sign-up, log-in and log-out as a person does them in a browser."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from app.accounts.passwords import needs_rehash
+from app.extensions import db
+from app.models import ApiKey, User
+from tests.account_helpers import PASSWORD, browser, csrf_token, log_in, make_account, post_form
+from tests.conftest import build_app
+
+
+def _users(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(User.email).order_by(User.id)))
+
+
+def _signup(client, email="ada@example.com", password=PASSWORD, confirm=None, query=""):
+    browser(client)
+    confirm = password if confirm is None else confirm
+    data = {"email": email, "password": password, "confirm": confirm}
+    return post_form(client, f"/signup{query}", data, page="/signup")
+
+
+def test_sign_up_creates_the_account_and_signs_in(app, client):
+    response = _signup(client, email="  Ada@Example.COM ")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+    assert _users(app) == ["ada@example.com"]
+    page = client.get("/account")
+    assert page.status_code == 200
+    assert "ada@example.com" in page.get_data(as_text=True)
+
+
+def test_the_password_is_stored_only_as_an_argon2id_hash(app, client):
+    _signup(client)
+
+    with app.app_context():
+        stored = db.session.scalar(sa.select(User.password_hash))
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "confirm", "message"),
+    [
+        ("not-an-email", PASSWORD, None, "valid email address"),
+        ("ada@localhost", PASSWORD, None, "valid email address"),
+        ("a b@example.com", PASSWORD, None, "valid email address"),
+        ("demo@todo-action.invalid", PASSWORD, None, "cannot be used"),
+        ("ada@example.com", "x" * 9, None, "10 to 256 characters"),
+        ("ada@example.com", "x" * 257, None, "10 to 256 characters"),
+        ("ada@example.com", PASSWORD, PASSWORD + "!", "passwords differ"),
+    ],
+)
+def test_sign_up_refuses_bad_input_and_says_why(app, client, email, password, confirm, message):
+    response = _signup(client, email=email, password=password, confirm=confirm)
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _users(app) == []
+
+
+def test_passwords_of_10_and_256_characters_are_accepted(app, client):
+    assert _signup(client, email="a@example.com", password="p" * 10).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    assert _signup(client, email="b@example.com", password="p" * 256).status_code == 302
+
+    assert _users(app) == ["a@example.com", "b@example.com"]
+
+
+def test_a_second_sign_up_with_the_same_email_in_other_case_is_refused(app, client):
+    with app.app_context():
+        make_account("ada@example.com")
+
+    response = _signup(client, email="ADA@example.com")
+
+    assert response.status_code == 400
+    assert "already exists" in response.get_data(as_text=True)
+    assert _users(app) == ["ada@example.com"]
+
+
+def test_sign_up_when_closed_shows_a_clear_page_and_creates_nothing(database_url, app):
+    closed = build_app(database_url, SIGNUP_OPEN="false")
+    client = browser(closed.test_client())
+
+    page = client.get("/signup")
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/signup",
+        data={"csrf_token": token, "email": "ada@example.com", "password": PASSWORD,
+              "confirm": PASSWORD},
+    )
+
+    assert page.status_code == 403
+    assert "Sign-up is closed" in page.get_data(as_text=True)
+    assert response.status_code == 403
+    assert _users(closed) == []
+    assert "Sign up" not in client.get("/login").get_data(as_text=True)
+    with closed.app_context():
+        db.engine.dispose()
+
+
+def test_log_in_goes_to_the_account_page(app, client):
+    with app.app_context():
+        make_account()
+
+    response = log_in(client, email="ADA@example.com ")
+
+    assert response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+
+
+def test_log_in_returns_to_the_page_that_asked_for_it(app, client):
+    with app.app_context():
+        make_account()
+    browser(client)
+    target = "/oauth/authorize?client_id=tdc_x&response_type=code"
+
+    response = post_form(
+        client, "/login", {"email": "ada@example.com", "password": PASSWORD},
+        query_string={"next": target},
+    )
+
+    assert response.headers["Location"] == target
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)",
+     "evil.example"],
+)
+def test_log_in_never_redirects_off_site(app, client, target):
+    with app.app_context():
+        make_account()
+    browser(client)
+
+    response = post_form(
+        client, "/login", {"email": "ada@example.com", "password": PASSWORD},
+        query_string={"next": target},
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+
+
+def test_the_account_page_asks_for_log_in_and_comes_back(app, client):
+    with app.app_context():
+        make_account()
+
+    first = client.get("/account")
+    assert first.status_code == 302
+    assert first.headers["Location"].startswith("/login?next=/account")
+
+    browser(client)
+    response = post_form(
+        client, first.headers["Location"], {"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("ada@example.com", "wrong password!"), ("nobody@example.com", PASSWORD)],
+)
+def test_a_failed_log_in_says_only_wrong_email_or_password(app, client, email, password):
+    with app.app_context():
+        make_account()
+    browser(client)
+
+    response = post_form(client, "/login", {"email": email, "password": password})
+
+    assert response.status_code == 401
+    assert "Wrong email or password." in response.get_data(as_text=True)
+    assert client.get("/account").status_code == 302
+
+
+def test_the_demo_user_cannot_log_in(app, client):
+    with app.app_context():
+        db.session.add(User(email="demo@todo-action.invalid", is_demo=True))
+        db.session.commit()
+    browser(client)
+
+    response = post_form(client, "/login", {"email": "demo@todo-action.invalid", "password": ""})
+
+    assert response.status_code == 401
+
+
+def test_log_in_upgrades_an_outdated_password_hash(app, client):
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    with app.app_context():
+        user = User(email="ada@example.com", password_hash=weak.hash(PASSWORD))
+        db.session.add(user)
+        db.session.commit()
+        assert needs_rehash(user.password_hash)
+
+    log_in(client)
+
+    with app.app_context():
+        stored = db.session.scalar(sa.select(User.password_hash))
+        assert not needs_rehash(stored)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    assert log_in(client).status_code == 302
+
+
+def test_log_out_is_post_only_and_ends_the_session(app, client):
+    with app.app_context():
+        make_account()
+    log_in(client)
+
+    assert client.get("/logout").status_code == 405
+    assert client.get("/account").status_code == 200
+
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+
+    assert response.status_code == 302
+    assert client.get("/account").status_code == 302
+
+
+def test_the_nav_shows_log_in_when_signed_out_and_account_when_signed_in(app, client):
+    with app.app_context():
+        make_account()
+
+    signed_out = client.get("/").get_data(as_text=True)
+    assert 'href="/login"' in signed_out and 'href="/signup"' in signed_out
+    assert "Log out" not in signed_out
+
+    log_in(client)
+    signed_in = client.get("/").get_data(as_text=True)
+    assert 'href="/account"' in signed_in
+    assert 'action="/logout"' in signed_in and 'method="post"' in signed_in
+    assert 'href="/login"' not in signed_in
+
+
+def test_the_admin_link_shows_only_for_admins_and_only_if_there_is_an_admin_page(app, client):
+    with app.app_context():
+        make_account("ada@example.com")
+        make_account("root@example.com", is_admin=True)
+    has_admin_page = "admin.index" in app.view_functions
+
+    log_in(client, "ada@example.com")
+    assert ">Admin<" not in client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    log_in(client, "root@example.com")
+    assert (">Admin<" in client.get("/").get_data(as_text=True)) is has_admin_page
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(app, client):
+    with app.app_context():
+        make_account()
+    browser(client)
+
+    refused_login = client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    refused_signup = client.post(
+        "/signup", data={"email": "eve@example.com", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert refused_login.status_code == 400
+    assert refused_signup.status_code == 400
+    assert client.get("/account").status_code == 302
+    assert _users(app) == ["ada@example.com"]
+
+    log_in(client)
+    attempts = [
+        client.post("/account/keys", data={"name": "k", "scopes": "todos:read"}),
+        client.post("/account/delete", data={"password": PASSWORD}),
+        client.post("/logout"),
+        client.post("/account/delete", data={"password": PASSWORD, "csrf_token": "forged"}),
+    ]
+    assert [r.status_code for r in attempts] == [400] * 4
+    assert "This form has expired" in attempts[0].get_data(as_text=True)
+    assert _users(app) == ["ada@example.com"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 0
+    assert client.get("/account").status_code == 200
+
+
+def test_a_post_from_another_site_is_refused_even_with_a_token(app, client):
+    with app.app_context():
+        make_account()
+    log_in(client)
+    token = csrf_token(client, "/account")
+    client.environ_base["HTTP_REFERER"] = "https://evil.example/"
+
+    response = client.post("/account/delete", data={"csrf_token": token, "password": PASSWORD})
+
+    assert response.status_code == 400
+    assert _users(app) == ["ada@example.com"]
+
+
+def _session_cookie(response) -> str:
+    cookies = [
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("todo_action_session=")
+    ]
+    assert cookies, response.headers
+    return cookies[-1]
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(app, client):
+    with app.app_context():
+        make_account()
+
+    cookie = _session_cookie(log_in(client))
+
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+@pytest.fixture
+def production_app(database_url, app):
+    # `app` is requested too, so the shared PostgreSQL database is emptied after the test.
+    prod = build_app(
+        database_url,
+        APP_ENV="production",
+        PUBLIC_URL="https://todo.example.com",
+        SECRET_KEY=secrets.token_urlsafe(48),
+    )
+    yield prod
+    with prod.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_in_production_the_session_cookie_is_also_secure(production_app):
+    with production_app.app_context():
+        make_account()
+    client = production_app.test_client()
+
+    cookie = _session_cookie(log_in(client))
+
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert client.get("/account").status_code == 200
+
+
+def test_repeated_failed_log_ins_to_one_account_get_429_with_retry_after(app, client):
+    with app.app_context():
+        make_account()
+    browser(client)
+    token = csrf_token(client)
+
+    statuses = []
+    for _ in range(11):
+        response = client.post(
+            "/login", data={"csrf_token": token, "email": "ada@example.com", "password": "nope"}
+        )
+        statuses.append(response.status_code)
+
+    assert statuses == [401] * 10 + [429]
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many attempts" in response.get_data(as_text=True)
+    # Even the right password waits: the limit is on the account, not on wrong guesses.
+    blocked = client.post(
+        "/login", data={"csrf_token": token, "email": "ada@example.com", "password": PASSWORD}
+    )
+    assert blocked.status_code == 429
+    assert client.get("/account").status_code == 302
+
+
+def test_the_log_in_limit_counts_posts_only(app, client):
+    for _ in range(30):
+        assert client.get("/login").status_code == 200
+
+
+def test_sign_ups_from_one_address_are_limited(app, client):
+    browser(client)
+    token = csrf_token(client, "/signup")
+    data = {"csrf_token": token, "email": "x@example.com", "password": "short", "confirm": "short"}
+
+    statuses = [client.post("/signup", data=data).status_code for _ in range(11)]
+
+    assert statuses == [400] * 10 + [429]
