@@ -1,0 +1,165 @@
+"""ChatGPT's side of a GPT action, played over HTTP against a running server.
+
+What it sends follows the fact sheet (§3): the authorize link carries state and `scope=` and
+no PKCE; the token request is form-encoded with the client credentials in the body ("Default
+(POST request)") or in a Basic header ("Basic authorization header"); action calls carry
+`Authorization: Bearer <token>` and the openai-* headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from app import create_app
+from app.accounts.passwords import hash_password
+from app.extensions import db
+from app.models import User
+from app.oauth.clients import create_client
+from tests.e2e.conftest import ROUTER_HEADERS, Server
+
+PASSWORD = "a long enough password"
+GPT_ID = "g-e2eChatGpt42"
+CALLBACK = f"https://chatgpt.com/aip/{GPT_ID}/oauth/callback"
+CSRF_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|'
+                     r'<input[^>]*value="([^"]+)"[^>]*name="csrf_token"')
+GPT_HEADERS = {
+    "User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; "
+    "ChatGPT-User/1.0; +https://openai.com/bot",
+    "openai-gpt-id": GPT_ID,
+    "openai-conversation-id": "0c1d2e3f-e2e0-4000-8000-000000000042",
+}
+
+
+@dataclass
+class OAuthClientCredentials:
+    client_id: str
+    client_secret: str
+
+
+def seed(server: Server, email: str) -> OAuthClientCredentials:
+    """An account and a registered GPT client in the server's database, made with the app's
+    own code as an operator's CLI would."""
+    app = create_app(dict(server.env))
+    with app.app_context():
+        db.session.add(User(email=email, password_hash=hash_password(PASSWORD)))
+        db.session.commit()
+        client, secret = create_client("Todo GPT", gpt_ids=[GPT_ID])
+        credentials = OAuthClientCredentials(client.client_id, secret)
+        db.session.remove()
+        db.engine.dispose()
+    return credentials
+
+
+class RouterBrowser(requests.Session):
+    """The user's browser behind a PaaS router: it speaks https to the router, which forwards
+    plain http to gunicorn. The session cookie is Secure, and the browser sends it back because
+    for the browser the site is https; requests would not over http, so it is told here."""
+
+    secure_cookies: set[str]
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        for cookie in self.cookies:
+            if cookie.secure:
+                self.secure_cookies.add(cookie.name)
+                cookie.secure = False
+        return response
+
+
+def browser(server: Server) -> RouterBrowser:
+    session = RouterBrowser()
+    session.secure_cookies = set()
+    session.headers.update(ROUTER_HEADERS)
+    return session
+
+
+def _csrf(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, html
+    return match.group(1) or match.group(2)
+
+
+def sign_in(
+    server: Server, user: requests.Session, credentials: OAuthClientCredentials, email: str
+) -> str:
+    """The "Sign in to <host>" button: authorize, log in if needed, Allow; returns the code
+    ChatGPT's callback receives, after checking the state came back unchanged."""
+    state = str(uuid.uuid4())
+    query = {
+        "response_type": "code",
+        "client_id": credentials.client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "",
+        "state": state,
+    }
+    # Pages compare the Referer with the https origin the router reports.
+    referer = {"Referer": f"https://{urlsplit(server.url).netloc}/"}
+    response = user.get(f"{server.url}/oauth/authorize", params=query, allow_redirects=False)
+    if response.status_code == 302 and "/login" in response.headers["Location"]:
+        login_url = server.url + response.headers["Location"]
+        page = user.get(login_url)
+        response = user.post(
+            login_url,
+            data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+            headers=referer,
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text
+        response = user.get(server.url + response.headers["Location"], allow_redirects=False)
+    if response.status_code == 200:  # the consent page
+        assert "Todo GPT" in response.text
+        response = user.post(
+            f"{server.url}/oauth/authorize",
+            params=query,
+            data={"decision": "allow", "csrf_token": _csrf(response.text)},
+            headers=referer,
+            allow_redirects=False,
+        )
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
+    params = parse_qs(location.query)
+    assert params["state"] == [state]
+    return params["code"][0]
+
+
+def token_request(
+    server: Server,
+    credentials: OAuthClientCredentials,
+    data: dict,
+    method: str = "default_post",
+) -> requests.Response:
+    """A token request as the editor's Token Exchange Method sends it."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **ROUTER_HEADERS}
+    body = dict(data)
+    if method == "basic_auth_header":
+        raw = f"{credentials.client_id}:{credentials.client_secret}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+    else:
+        body.update(client_id=credentials.client_id, client_secret=credentials.client_secret)
+    return requests.post(f"{server.url}/oauth/token", data=body, headers=headers, timeout=10)
+
+
+def exchange(
+    server: Server, credentials: OAuthClientCredentials, code: str, method: str
+) -> dict:
+    response = token_request(
+        server,
+        credentials,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
+        method,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def call(server: Server, method: str, path: str, auth: dict | None = None, **kwargs):
+    """One action call as ChatGPT makes it."""
+    headers = {**ROUTER_HEADERS, **GPT_HEADERS, **(auth or {})}
+    return requests.request(method, f"{server.url}{path}", headers=headers, timeout=10, **kwargs)

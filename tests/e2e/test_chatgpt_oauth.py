@@ -1,0 +1,130 @@
+"""ChatGPT signing a user in over OAuth and calling every action, against real gunicorn."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TEST_DATABASE_URL
+from tests.e2e.chatgpt import browser, call, exchange, seed, sign_in, token_request
+from tests.e2e.conftest import GunicornServers, Server, _fresh_database, empty_tables
+from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
+
+
+@pytest.fixture(scope="module")
+def shared_oauth_server(e2e_template, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("e2e-oauth")
+    servers = GunicornServers(_fresh_database(e2e_template, directory), directory, migrated=True)
+    yield servers.start(ACTION_AUTH="oauth")
+    servers.stop_all()
+    if TEST_DATABASE_URL:
+        empty_tables(TEST_DATABASE_URL)
+
+
+@pytest.fixture
+def oauth_server(request, shared_oauth_server: Server) -> Server:
+    """One ACTION_AUTH=oauth server per module (starting gunicorn takes seconds), with an
+    empty database for each test."""
+    empty_tables(shared_oauth_server.env["DATABASE_URL"])
+    request.node.gunicorn_servers = [shared_oauth_server]
+    return shared_oauth_server
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_import_the_spec_declares_one_oauth_scheme_on_the_server(oauth_server):
+    spec = oauth_server.client.get(f"{oauth_server.url}/openapi.json").json()
+    lint_for_gpt(spec)
+    assert list_actions(spec) == EXPECTED_ACTIONS
+    schemes = spec["components"]["securitySchemes"]
+    assert list(schemes) == ["oauth"]
+    flow = schemes["oauth"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == "https://todo-action-e2e.test/oauth/authorize"
+    assert flow["tokenUrl"] == "https://todo-action-e2e.test/oauth/token"
+
+
+@pytest.mark.parametrize("method", ["default_post", "basic_auth_header"])
+def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method):
+    credentials = seed(oauth_server, "ada@example.com")
+    user = browser(oauth_server)
+
+    # No credentials: ChatGPT gets 401 and shows "Sign in to ...".
+    refused = call(oauth_server, "GET", "/todos")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+    code = sign_in(oauth_server, user, credentials, "ada@example.com")
+    # Production sets the session cookie Secure, behind the router as well.
+    assert user.secure_cookies == {"todo_action_session"}
+    tokens = exchange(oauth_server, credentials, code, method)
+    assert tokens["token_type"].lower() == "bearer"
+    assert 3000 <= tokens["expires_in"] <= 3600
+    assert tokens["refresh_token"]
+    assert set(tokens["scope"].split()) == {"todos:read", "todos:write"}
+    auth = bearer(tokens["access_token"])
+
+    added = call(oauth_server, "POST", "/todos", auth, json={"title": "Renew passport",
+                                                             "due": "2026-12-04"})
+    assert added.status_code == 201, added.text
+    todo_id = added.json()["id"]
+    listed = call(oauth_server, "GET", "/todos", auth, params={"status": "open"})
+    assert [t["title"] for t in listed.json()["todos"]] == ["Renew passport"]
+    assert call(oauth_server, "GET", f"/todos/{todo_id}", auth).json()["due"] == "2026-12-04"
+    updated = call(oauth_server, "PATCH", f"/todos/{todo_id}", auth, json={"done": True})
+    assert updated.status_code == 200 and updated.json()["done"] is True
+    assert call(oauth_server, "DELETE", f"/todos/{todo_id}", auth).status_code == 204
+    assert call(oauth_server, "GET", f"/todos/{todo_id}", auth).status_code == 404
+
+    # ChatGPT refreshes in the background; the user stays signed in.
+    refreshed = token_request(
+        oauth_server, credentials,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, method,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    new_access = refreshed.json()["access_token"]
+    assert new_access != tokens["access_token"]
+    assert call(oauth_server, "GET", "/todos", bearer(new_access)).status_code == 200
+
+    # Revoking the refresh token ends the whole sign-in.
+    revoked = oauth_server.client.post(
+        f"{oauth_server.url}/oauth/revoke",
+        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token",
+              "client_id": credentials.client_id, "client_secret": credentials.client_secret},
+    )
+    assert revoked.status_code == 200
+    for token in (tokens["access_token"], new_access):
+        assert call(oauth_server, "GET", "/todos", bearer(token)).status_code == 401
+    again = token_request(
+        oauth_server, credentials,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, method,
+    )
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+
+
+def test_a_second_sign_in_skips_consent_and_sees_the_same_list(oauth_server):
+    credentials = seed(oauth_server, "ada@example.com")
+    user = browser(oauth_server)
+    first = exchange(oauth_server, credentials,
+                     sign_in(oauth_server, user, credentials, "ada@example.com"), "default_post")
+    call(oauth_server, "POST", "/todos", bearer(first["access_token"]), json={"title": "Walk"})
+    # Another conversation: the same user, already signed in and consented.
+    second = exchange(oauth_server, credentials,
+                      sign_in(oauth_server, user, credentials, "ada@example.com"),
+                      "basic_auth_header")
+    listed = call(oauth_server, "GET", "/todos", bearer(second["access_token"])).json()
+    assert [t["title"] for t in listed["todos"]] == ["Walk"]
+
+
+def test_unregistered_callback_gets_no_redirect(oauth_server):
+    credentials = seed(oauth_server, "ada@example.com")
+    response = browser(oauth_server).get(
+        f"{oauth_server.url}/oauth/authorize",
+        params={"response_type": "code", "client_id": credentials.client_id, "scope": "",
+                "state": "s", "redirect_uri": "https://chatgpt.com/aip/g-other/oauth/callback"},
+        allow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert f"clients add-gpt {credentials.client_id} g-other" in response.text
