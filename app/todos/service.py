@@ -37,7 +37,11 @@ def decode_cursor(cursor: str) -> int:
         raise BadCursor("cursor is not one this API returned; omit it to start over") from None
 
 
-def worst_case_chars(todo: Todo) -> int:
+# Every column of Todo, under the model's attribute names.
+_TODO_COLUMNS = tuple(getattr(Todo, attr.key) for attr in sa.inspect(Todo).column_attrs)
+
+
+def worst_case_chars(todo: Todo | sa.Row) -> int:
     # JSON escaping at most doubles a character (\n, \", \\), and an astral character counts
     # twice for a UTF-16 counter; nothing else in the row grows.
     return _TODO_FIXED_CHARS + 2 * (len(todo.title) + len(todo.notes))
@@ -51,8 +55,13 @@ def list_todos(
     due_before: date | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[list[Todo], str | None]:
-    query = sa.select(Todo).where(Todo.owner_id == owner.id)
+) -> tuple[list[sa.Row], str | None]:
+    """A page of the owner's todos as read-only rows with the model's attribute names.
+
+    Rows rather than Todo objects: for a page of 50, building ORM instances cost more than the
+    query itself, and nothing here changes them.
+    """
+    query = sa.select(*_TODO_COLUMNS).where(Todo.owner_id == owner.id)
     if status != "all":
         query = query.where(Todo.done == (status == "done"))
     if q:
@@ -66,9 +75,9 @@ def list_todos(
     if cursor:
         query = query.where(Todo.id > decode_cursor(cursor))
     # One more than asked, to know whether a next page exists without counting.
-    rows = list(db.session.scalars(query.order_by(Todo.id).limit(limit + 1)))
+    rows = list(db.session.execute(query.order_by(Todo.id).limit(limit + 1)))
 
-    page: list[Todo] = []
+    page: list[sa.Row] = []
     used = 100  # the envelope and next_cursor
     for todo in rows[:limit]:
         used += worst_case_chars(todo)
