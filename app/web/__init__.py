@@ -18,6 +18,12 @@ def index():
     return render_template("index.html")
 
 
+@blp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for this on every page without a <link rel="icon">: API docs, JSON errors.
+    return current_app.send_static_file("favicon.svg")
+
+
 @blp.get("/privacy")
 def privacy():
     return render_template("privacy.html")
