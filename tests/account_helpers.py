@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from flask.testing import FlaskClient
 
@@ -31,15 +32,22 @@ def csrf_token(client: FlaskClient, page: str = "/login") -> str:
     return match.group(1)
 
 
-def post_form(client: FlaskClient, path: str, data: dict | None = None, *, page: str = "/login",
-              **kwargs):
+def post_form(
+    client: FlaskClient, path: str, data: dict | None = None, *, page: str = "/login", **kwargs
+):
     """POST a form with a fresh CSRF token taken from `page`."""
     form = {"csrf_token": csrf_token(client, page), **(data or {})}
     return client.post(path, data=form, **kwargs)
 
 
+@cache
+def _hash(password: str) -> str:
+    # Argon2 is slow on purpose; one hash per password serves every test account.
+    return hash_password(password)
+
+
 def make_account(email: str = "ada@example.com", password: str = PASSWORD, **fields) -> User:
-    user = User(email=email, password_hash=hash_password(password), **fields)
+    user = User(email=email, password_hash=_hash(password), **fields)
     db.session.add(user)
     db.session.commit()
     return user

@@ -94,8 +94,12 @@ def test_sign_up_when_closed_shows_a_clear_page_and_creates_nothing(database_url
     token = csrf_token(client, "/login")
     response = client.post(
         "/signup",
-        data={"csrf_token": token, "email": "ada@example.com", "password": PASSWORD,
-              "confirm": PASSWORD},
+        data={
+            "csrf_token": token,
+            "email": "ada@example.com",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
     )
 
     assert page.status_code == 403
@@ -124,7 +128,9 @@ def test_log_in_returns_to_the_page_that_asked_for_it(app, client):
     target = "/oauth/authorize?client_id=tdc_x&response_type=code"
 
     response = post_form(
-        client, "/login", {"email": "ada@example.com", "password": PASSWORD},
+        client,
+        "/login",
+        {"email": "ada@example.com", "password": PASSWORD},
         query_string={"next": target},
     )
 
@@ -133,8 +139,13 @@ def test_log_in_returns_to_the_page_that_asked_for_it(app, client):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)",
-     "evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
 )
 def test_log_in_never_redirects_off_site(app, client, target):
     with app.app_context():
@@ -142,7 +153,9 @@ def test_log_in_never_redirects_off_site(app, client, target):
     browser(client)
 
     response = post_form(
-        client, "/login", {"email": "ada@example.com", "password": PASSWORD},
+        client,
+        "/login",
+        {"email": "ada@example.com", "password": PASSWORD},
         query_string={"next": target},
     )
 

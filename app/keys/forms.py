@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import Field, IntegerField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.auth import SCOPES
 from app.keys.service import MAX_EXPIRY_DAYS, NAME_MAX
@@ -27,7 +27,8 @@ class ScopesField(Field):
 class CreateKeyForm(FlaskForm):
     name = StringField(
         "Name",
-        validators=[InputRequired(), Length(max=NAME_MAX)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[DataRequired("Give the key a name."), Length(max=NAME_MAX)],
         description="To tell your keys apart, e.g. the GPT that uses it.",
     )
     scopes = ScopesField("Scopes", default=lambda: list(SCOPES))

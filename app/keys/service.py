@@ -119,9 +119,7 @@ def revoke(key: ApiKey) -> None:
 
 def revoke_user_key(user: User, key_id: int) -> ApiKey | None:
     """Revoke one of `user`'s keys; None when the user has no key with that id."""
-    key = db.session.scalar(
-        sa.select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id)
-    )
+    key = db.session.scalar(sa.select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id))
     if key is not None:
         revoke(key)
     return key
