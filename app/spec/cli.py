@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.spec import app_spec
+from app.spec.lint import is_error, lint, load, summary
 
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
 
@@ -66,3 +67,25 @@ def export(output: str, fmt: str | None, auth: str, public_url: str, current: bo
     else:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}")
+
+
+@spec_cli.command("lint")
+@click.argument("source", required=False, metavar="[FILE_OR_URL]")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def lint_command(source: str | None, strict: bool) -> None:
+    """Check an OpenAPI document against ChatGPT's GPT action rules.
+
+    FILE_OR_URL is a JSON or YAML file, - for standard input, or an http(s) URL; by default,
+    the spec this app serves. Exits with 1 when there are errors (or, with --strict, warnings).
+    """
+    if source is None:
+        problems = lint(app_spec(current_app))
+    else:
+        document, problems = load(source)
+        if document is not None:
+            problems += lint(document)
+    for problem in problems:
+        click.echo(problem.line(strict))
+    click.echo(summary(problems, strict))
+    if any(is_error(p, strict) for p in problems):
+        click.get_current_context().exit(1)
