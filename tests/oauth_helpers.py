@@ -45,8 +45,9 @@ def register_client(app: Flask, name: str = "ChatGPT", **options) -> tuple[str, 
 def browser(app: Flask) -> FlaskClient:
     """A test client with its own cookies, like one user's browser."""
     client = app.test_client()
-    # The test client speaks https, and Flask-WTF then checks the Referer strictly.
-    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    # The test client speaks https, and Flask-WTF then checks the Referer against the host.
+    host = app.config.get("SERVER_NAME") or "localhost"
+    client.environ_base["HTTP_REFERER"] = f"https://{host}/"
     return client
 
 

@@ -22,9 +22,10 @@ from app.secrets_util import same_digest
 
 CHATGPT_CALLBACK_HOSTS = ("chat.openai.com", "chatgpt.com")
 GPT_ID_PATTERN = r"(?:g-[A-Za-z0-9]{1,64}|plugin-[A-Za-z0-9-]{1,64})"
-GPT_ID_RE = re.compile(rf"^{GPT_ID_PATTERN}$")
+# \Z, not $: $ also matches before a trailing newline.
+GPT_ID_RE = re.compile(rf"^{GPT_ID_PATTERN}\Z")
 CHATGPT_CALLBACK_RE = re.compile(
-    rf"^https://(?:chat\.openai\.com|chatgpt\.com)/aip/({GPT_ID_PATTERN})/oauth/callback$"
+    rf"^https://(?:chat\.openai\.com|chatgpt\.com)/aip/({GPT_ID_PATTERN})/oauth/callback\Z"
 )
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 

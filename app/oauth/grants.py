@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 
@@ -53,6 +53,14 @@ def revoke_grant(grant: OAuthGrant) -> None:
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_requested_scope(self) -> None:
+        super().validate_requested_scope()
+        scope = self.request.payload.scope
+        # Scopes beyond the client's are dropped; asking for none it may have is an error, not
+        # a consent page listing nothing and a token that can do nothing.
+        if scope and not self.client.get_allowed_scope(scope):
+            raise InvalidScopeError()
 
     def save_authorization_code(self, code: str, request) -> AuthorizationCode:
         payload = request.payload

@@ -7,9 +7,12 @@ endpoints answer in RFC 6749's `{"error", "error_description"}` format, which OA
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.accounts.session import session_user
@@ -26,8 +29,34 @@ from app.ratelimit import (
     token_client_key,
 )
 
+# Printable ASCII but space, " and backslash: all a URI may hold (RFC 3986), and all an OAuth
+# error description may quote.
+URI_CHARACTERS = re.compile(r"[!#-\[\]-~]*\Z")
+# Parameters Authlib quotes in its error descriptions, raising ValueError if it cannot.
+QUOTED_PARAMETERS = ("redirect_uri", "response_type", "grant_type")
+
 blp = Blueprint("oauth", __name__)
 protect_forms(blp)
+
+
+@blp.before_request
+def _refuse_what_authlib_cannot_answer():
+    for name in QUOTED_PARAMETERS:
+        if not URI_CHARACTERS.match(request.values.get(name, "")):
+            error = InvalidRequestError(f"The {name} has characters it may not contain.")
+            if request.endpoint == "oauth.authorize":
+                return _rejected_request_page(error)
+            return authorization.handle_error_response(request, error)
+    if request.endpoint not in ("oauth.issue_token", "oauth.revoke_token"):
+        return None
+    try:
+        # Authlib and the rate-limit key decode Basic credentials as UTF-8, raising otherwise.
+        extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        error = InvalidClientError(description="Client credentials must be UTF-8.")
+        error.status_code = 401
+        return authorization.handle_error_response(request, error)
+    return None
 
 
 def _rejected_request_page(error: OAuth2Error):
@@ -36,7 +65,12 @@ def _rejected_request_page(error: OAuth2Error):
     redirect_uri = request.values.get("redirect_uri", "")
     client = query_client(client_id)
     fix = None
-    if client is not None and redirect_uri and not client.check_redirect_uri(redirect_uri):
+    if (
+        client is not None
+        and URI_CHARACTERS.match(redirect_uri)
+        and redirect_uri
+        and not client.check_redirect_uri(redirect_uri)
+    ):
         match = CHATGPT_CALLBACK_RE.match(redirect_uri)
         fix = (
             f"flask --app app clients add-gpt {client.client_id} {match.group(1)}"
