@@ -167,6 +167,9 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "TESTING": app_env == "testing",
         "SECRET_KEY": secret_key,
         "PUBLIC_URL": url,
+        # External URLs (OAuth redirects, links in pages) name this host whatever Host or
+        # X-Forwarded-Host a request carries; a client can forge those behind most proxies.
+        "SERVER_NAME": urlsplit(url).netloc,
         "PREFERRED_URL_SCHEME": urlsplit(url).scheme,
         "SQLALCHEMY_DATABASE_URI": database_uri(get("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
