@@ -264,3 +264,14 @@ def test_delete_account_without_the_right_password_deletes_nothing(app, client, 
         assert all(n >= 1 for n in _owned_rows(world["ids"]["ada"]).values())
     assert client.get("/account").status_code == 200
     assert client.get("/todos", headers=_bearer(world["ada_key"])).status_code == 200
+
+
+def test_the_privacy_policy_names_the_controls_the_account_page_has(app, client, world):
+    log_in(client)
+    account = client.get("/account").get_data(as_text=True)
+    privacy = client.get("/privacy").get_data(as_text=True)
+
+    for label in ("Export my data", "Delete my account", "Connected apps", "Disconnect", "Revoke"):
+        assert label in account
+        assert label in privacy
+    assert 'href="/account"' in privacy

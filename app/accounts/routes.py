@@ -63,6 +63,11 @@ def format_datetime(value: datetime | None, empty: str = "–") -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else empty
 
 
+@blp.app_template_filter("date")
+def format_date(value: datetime) -> str:
+    return f"{value:%Y-%m-%d}"
+
+
 @blp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_IP_LIMIT, methods=["POST"])
 @limiter.limit(LOGIN_ACCOUNT_LIMIT, methods=["POST"], key_func=login_account_key)
