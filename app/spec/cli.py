@@ -78,12 +78,29 @@ def lint_command(source: str | None, strict: bool) -> None:
     FILE_OR_URL is a JSON or YAML file, - for standard input, or an http(s) URL; by default,
     the spec this app serves. Exits with 1 when there are errors (or, with --strict, warnings).
     """
-    if source is None:
-        problems = lint(app_spec(current_app))
-    else:
-        document, problems = load(source)
-        if document is not None:
-            problems += lint(document)
+    _report(lint(app_spec(current_app)) if source is None else _lint_source(source), strict)
+
+
+@click.command("gpt-action-lint")
+@click.argument("source", metavar="FILE_OR_URL")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def standalone_lint(source: str, strict: bool) -> None:
+    """Check an OpenAPI document against ChatGPT's GPT action rules.
+
+    The same checks as `flask --app app spec lint`, without building the app, so it needs no
+    configuration: for linting any team's spec, in CI or before an import.
+    """
+    _report(_lint_source(source), strict)
+
+
+def _lint_source(source: str) -> list:
+    document, problems = load(source)
+    if document is not None:
+        problems += lint(document)
+    return problems
+
+
+def _report(problems: list, strict: bool) -> None:
     for problem in problems:
         click.echo(problem.line(strict))
     click.echo(summary(problems, strict))
