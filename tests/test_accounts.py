@@ -389,3 +389,30 @@ def test_sign_ups_from_one_address_are_limited(app, client):
     statuses = [client.post("/signup", data=data).status_code for _ in range(11)]
 
     assert statuses == [400] * 10 + [429]
+
+
+def test_log_ins_from_one_address_are_limited_across_accounts(app, client):
+    browser(client)
+    token = csrf_token(client)
+
+    # No password: refused before any hashing, and still counted.
+    statuses = [
+        client.post("/login", data={"csrf_token": token, "email": f"u{i}@example.com"}).status_code
+        for i in range(21)
+    ]
+
+    assert statuses == [401] * 20 + [429]
+    assert int(client.post("/login", data={"csrf_token": token}).headers["Retry-After"]) > 0
+
+
+def test_a_form_sent_after_the_session_ended_asks_for_log_in_then_shows_the_account(app, client):
+    with app.app_context():
+        make_account()
+    browser(client)
+
+    response = post_form(client, "/account/keys", {"name": "k", "scopes": "todos:read"})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 0

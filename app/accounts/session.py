@@ -49,7 +49,9 @@ def login_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(*args, **kwargs):
         if session_user() is None:
-            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            # After log-in the browser GETs `next`: a form's POST-only URL would answer 405.
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for("accounts.login", next=target))
         return view(*args, **kwargs)
 
     return wrapper
