@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import marshmallow as ma
@@ -119,11 +120,9 @@ class FastDumpSchema(ma.Schema):
 
         def dump(obj: Any) -> dict:
             result = {}
+            get = obj.get if isinstance(obj, dict) else partial(getattr, obj)
             for key, attr, convert in plan:
-                if isinstance(obj, dict):
-                    value = obj.get(attr, _MISSING)
-                else:
-                    value = getattr(obj, attr, _MISSING)
+                value = get(attr, _MISSING)
                 if value is _MISSING:
                     return self._slow_dump(obj)
                 result[key] = None if value is None else convert(value)
