@@ -42,5 +42,13 @@ spec: install
 spec-lint: install
 	APP_ENV=development $(BIN)/flask --app app spec lint --strict
 
+# Load tests against gunicorn with the production config, on SQLite and PostgreSQL
+# (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/bench, is dropped and made
+# again). Not part of `make test`: it takes a few minutes and wants a quiet machine.
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--db sqlite --duration 5".
+bench: install
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,482 @@
+"""`make bench`: the app under gunicorn with the production config, loaded by wrk over loopback.
+
+    python -m bench.run [--db sqlite|postgres|both] [--duration 10] [--connections 16]
+
+For each database: migrate a fresh one, register an OAuth client with the CLI, create users and
+todos through the app's models, start gunicorn (deploy/gunicorn.conf.py, its worker count),
+sign in over HTTP (log-in, consent, code exchange) for the access and refresh tokens, capture
+getTodos' response and serve those bytes from a bare Flask app under the same gunicorn config.
+Then measure, one after another:
+
+- bare: the bare app's GET /todos;
+- getTodos: GET /todos with the token of a user with 50 open todos;
+- getTodos-10 and getTodos-100k: the same call by users with 10 and 100,000 todos;
+- addTodo: POST /todos;
+- token: the refresh_token grant with client_secret_post (inside the endpoint's rate limit);
+- spec: GET /openapi.json.
+
+Prints a markdown table and PASS/FAIL per target; exits 1 if any target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+from bench import PASSWORD
+from bench.oauth_flow import GPT_ID, get_tokens
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LUA = REPO_ROOT / "bench" / "wrk.lua"
+PUBLIC_URL = "https://todo-action-bench.example.com"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/bench")
+# What a PaaS router adds to every request; the app trusts one hop, as deployed.
+ROUTER_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+
+READER, SMALL, BIG, WRITER = (
+    "reader@bench.test",
+    "small@bench.test",
+    "big@bench.test",
+    "writer@bench.test",
+)
+USERS = {READER: 50, SMALL: 10, BIG: 100_000, WRITER: 0}
+
+# Targets on the reference machine (2 cores).
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 25.0
+TARGET_SCALING = 1.5
+TARGET_RSS_MB = 120.0
+P99_TARGETED = ("getTodos", "addTodo", "token", "spec")
+
+# The token endpoint allows 600 requests a minute per client (app.ratelimit); staying under it
+# measures refreshes rather than 429s. Each worker counts alone in memory storage, but requests
+# need not split evenly between them, so the budget is one worker's.
+TOKEN_REQUEST_BUDGET = 560
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(cmd: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+# --- servers and their memory ---------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    rss_kb: dict[int, int] = field(default_factory=dict)  # worker pid -> max VmRSS seen
+
+    def workers(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(c) for c in children]
+
+    def sample_rss(self) -> None:
+        for pid in self.workers():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        kb = int(line.split()[1])
+                        self.rss_kb[pid] = max(self.rss_kb.get(pid, 0), kb)
+                        break
+            except (OSError, ValueError):
+                pass
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the workers so far: per request, it is what the app
+        costs whatever else the machine is running."""
+        ticks = 0
+        for pid in self.workers():
+            try:
+                fields_ = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            ticks += int(fields_[11]) + int(fields_[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def max_rss_mb(self) -> float:
+        return max(self.rss_kb.values(), default=0) / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def start_gunicorn(name: str, app_spec: str, env: dict[str, str], log_dir: Path) -> Server:
+    port = free_port()
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}", app_spec],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{name}: gunicorn exited:\n{log_path.read_text()}")
+        try:
+            if requests.get(server.url + "/healthz", timeout=5).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    sys.exit(f"{name}: gunicorn not ready in 60 s:\n{log_path.read_text()}")
+
+
+class RssSampler(threading.Thread):
+    """Polls every worker's VmRSS while the bench runs; the maximum is what is reported."""
+
+    def __init__(self, servers: list[Server], interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.servers = servers
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for server in self.servers:
+                server.sample_rss()
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()
+
+
+# --- wrk ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    name: str
+    server: Server
+    path: str
+    headers: dict[str, str]
+    method: str = "GET"
+    body: str = ""
+    content_type: str = ""
+    max_requests: int = 0
+    expected_status: int = 200
+    result: dict = field(default_factory=dict)
+    rss_mb: float = 0.0
+    cpu_ms: float = 0.0  # worker CPU time per request
+
+    @property
+    def rps(self) -> float:
+        return self.result["requests"] / (self.result["duration_us"] / 1e6)
+
+    @property
+    def p50_ms(self) -> float:
+        return self.result["p50_us"] / 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.result["p99_us"] / 1000
+
+
+def wrk_command(m: Measurement, duration: float, connections: int, threads: int) -> list[str]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
+           "-s", str(LUA)]
+    for name, value in {**ROUTER_HEADERS, **m.headers}.items():
+        cmd += ["-H", f"{name}: {value}"]
+    return cmd + [m.server.url + m.path]
+
+
+def wrk_env(m: Measurement, threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(BENCH_METHOD=m.method, BENCH_BODY=m.body, BENCH_CONTENT_TYPE=m.content_type)
+    per_thread = -(-m.max_requests // threads) if m.max_requests else 0
+    env["BENCH_MAX_PER_THREAD"] = str(per_thread)
+    return env
+
+
+def shown(cmd: list[str]) -> str:
+    """The command as printed: credentials replaced by placeholders."""
+    out = []
+    for part in cmd:
+        if part.startswith("Authorization: Bearer "):
+            part = "Authorization: Bearer $ACCESS_TOKEN"
+        out.append(f"'{part}'" if " " in part else part)
+    return " ".join(out)
+
+
+def measure(m: Measurement, duration: float, connections: int, threads: int,
+            warmup: float) -> None:
+    env = wrk_env(m, threads)
+    if warmup and not m.max_requests:
+        subprocess.run(wrk_command(m, warmup, connections, threads), env=env,
+                       capture_output=True, check=True)
+    m.server.rss_kb.clear()
+    cmd = wrk_command(m, duration, connections, threads)
+    print(f"  {m.name}: {shown(cmd)}", flush=True)
+    cpu_before = m.server.cpu_seconds()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    cpu = m.server.cpu_seconds() - cpu_before
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        sys.exit(f"no result from wrk:\n{out}")
+    m.result = json.loads(line.removeprefix("BENCH_RESULT "))
+    m.cpu_ms = 1000 * cpu / max(1, m.result["requests"])
+    m.server.sample_rss()
+    m.rss_mb = m.server.max_rss_mb()
+    r = m.result
+    errors = r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
+    print(f"    {m.rps:8.1f} req/s  p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
+          f"CPU {m.cpu_ms:.2f} ms/req  non-2xx {r['errors_status']}  socket errors {errors}  "
+          f"worker RSS {m.rss_mb:.1f} MB",
+          flush=True)
+
+
+# --- a run on one database -----------------------------------------------------------------
+
+
+def prepare_database(db: str, work: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{work / 'bench.sqlite3'}"
+    import psycopg
+
+    base, _, name = POSTGRES_URL.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return POSTGRES_URL
+
+
+def app_env(database_url: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PUBLIC_URL": PUBLIC_URL,
+        "API_RATE_LIMIT": "off",
+        "DATABASE_URL": database_url,
+    }
+    # The worker count is the deploy config's unless the caller sets it, as a PaaS would;
+    # GUNICORN_CMD_ARGS (e.g. "--worker-class gthread --threads 4") is for trying settings.
+    for name in ("WEB_CONCURRENCY", "GUNICORN_CMD_ARGS"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def bench_database(db: str, args: argparse.Namespace) -> dict:
+    print(f"\n== {db} ==", flush=True)
+    work = Path(tempfile.mkdtemp(prefix=f"todo-action-bench-{db}-"))
+    env = app_env(prepare_database(db, work))
+    flask = str(BIN / "flask")
+    run([flask, "--app", "app", "db", "upgrade"], env, timeout=300)
+    client = json.loads(
+        run([flask, "--app", "app", "clients", "create", "--json", "--name", "Bench GPT",
+             "--gpt-id", GPT_ID], env, timeout=120).stdout
+    )
+    t0 = time.monotonic()
+    run([str(BIN / "python"), "-m", "bench.seed",
+         *(f"{email}:{count}" for email, count in USERS.items())], env, timeout=600)
+    print(f"  seeded {sum(USERS.values())} todos in {time.monotonic() - t0:.1f} s", flush=True)
+
+    servers: list[Server] = []
+    sampler = None
+    try:
+        app = start_gunicorn("app", "app:create_app()", env, work)
+        servers.append(app)
+        tokens = {
+            email: get_tokens(app.url, ROUTER_HEADERS, email=email, password=PASSWORD,
+                              client_id=client["client_id"],
+                              client_secret=client["client_secret"])
+            for email in USERS
+        }
+        print("  tokens: OAuth flow over HTTP (log-in, consent, code exchange)", flush=True)
+
+        def bearer(email: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {tokens[email]['access_token']}"}
+
+        captured = requests.get(app.url + "/todos", headers={**ROUTER_HEADERS, **bearer(READER)},
+                                timeout=30)
+        if captured.status_code != 200 or len(captured.json()["todos"]) != USERS[READER]:
+            sys.exit(f"getTodos answered {captured.status_code}: {captured.text[:300]}")
+        body_path = work / "getTodos.json"
+        body_path.write_bytes(captured.content)
+        bare_env = {**env, "BENCH_BARE_BODY": str(body_path),
+                    "BENCH_BARE_MIMETYPE": captured.headers["Content-Type"].split(";")[0]}
+        bare = start_gunicorn("bare", "bench.bare_app:create_app()", bare_env, work)
+        servers.append(bare)
+        check = requests.get(bare.url + "/todos", timeout=30)
+        assert check.content == captured.content, "the bare app must answer the same bytes"
+
+        sampler = RssSampler(servers)
+        sampler.start()
+        refresh_form = urlencode({
+            "grant_type": "refresh_token",
+            "refresh_token": tokens[READER]["refresh_token"],
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+        })
+        measurements = [
+            Measurement("bare", bare, "/todos", {}),
+            Measurement("getTodos", app, "/todos", bearer(READER)),
+            Measurement("getTodos-10", app, "/todos", bearer(SMALL)),
+            Measurement("getTodos-100k", app, "/todos", bearer(BIG)),
+            Measurement("spec", app, "/openapi.json", {}),
+            Measurement("addTodo", app, "/todos", bearer(WRITER), method="POST",
+                        body=json.dumps({"title": "Buy milk", "notes": "Semi-skimmed, two"}),
+                        content_type="application/json", expected_status=201),
+            Measurement("token", app, "/oauth/token", {}, method="POST", body=refresh_form,
+                        content_type="application/x-www-form-urlencoded",
+                        max_requests=TOKEN_REQUEST_BUDGET),
+        ]
+        for m in measurements:
+            measure(m, args.duration, args.connections, args.threads, args.warmup)
+        sampler.stop()
+        sampler = None
+        return {
+            "db": db,
+            "measurements": measurements,
+            "app_rss_mb": app.max_rss_mb(),
+            "workers": len(app.rss_kb),
+        }
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        for server in servers:
+            server.stop()
+        if args.keep:
+            print(f"  kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def targets(run_: dict) -> list[tuple[str, bool, str]]:
+    by = {m.name: m for m in run_["measurements"]}
+    out = []
+    ratio = by["getTodos"].rps / by["bare"].rps
+    out.append((f"getTodos req/s >= {TARGET_RATIO:.0%} of bare", ratio >= TARGET_RATIO,
+                f"{ratio:.0%} ({by['getTodos'].rps:.0f} / {by['bare'].rps:.0f})"))
+    for name in P99_TARGETED:
+        m = by[name]
+        out.append((f"{name} p99 <= {TARGET_P99_MS:g} ms", m.p99_ms <= TARGET_P99_MS,
+                     f"{m.p99_ms:.1f} ms"))
+    scaling = by["getTodos-100k"].p50_ms / by["getTodos-10"].p50_ms
+    out.append((f"getTodos p50 with 100k todos <= {TARGET_SCALING}x with 10",
+                scaling <= TARGET_SCALING, f"{scaling:.2f}x"))
+    rss = run_["app_rss_mb"]
+    out.append((f"worker RSS <= {TARGET_RSS_MB:g} MB", rss <= TARGET_RSS_MB, f"{rss:.1f} MB"))
+    for m in by.values():
+        if m.result["errors_status"] and m.name != "token":
+            out.append((f"{m.name}: every response {m.expected_status}", False,
+                        f"{m.result['errors_status']} non-2xx"))
+    return out
+
+
+def markdown(runs: list[dict], args: argparse.Namespace) -> str:
+    lines = [
+        f"{args.connections} connections, {args.threads} wrk threads, {args.duration:g} s per "
+        "measurement (token: until its request budget is spent).",
+        "",
+        "| database | measurement | req/s | p50 ms | p99 ms | worker CPU ms/req | non-2xx "
+        "| max worker RSS MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run_ in runs:
+        for m in run_["measurements"]:
+            lines.append(
+                f"| {run_['db']} | {m.name} | {m.rps:.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} | "
+                f"{m.cpu_ms:.2f} | "
+                f"{m.result['errors_status']} | {m.rss_mb:.1f} |"
+            )
+    lines += ["", "| database | target | result | measured |", "| --- | --- | --- | --- |"]
+    for run_ in runs:
+        for name, ok, detail in targets(run_):
+            lines.append(f"| {run_['db']} | {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each, unrecorded")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+
+    print(f"machine: {machine()}")
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    runs = [bench_database(db, args) for db in dbs]
+    table = markdown(runs, args)
+    print("\n" + table + "\n")
+    if args.markdown:
+        args.markdown.write_text(table + "\n", encoding="utf-8")
+    failed = [(run_["db"], name) for run_ in runs for name, ok, _ in targets(run_) if not ok]
+    for db, name in failed:
+        print(f"FAIL [{db}] {name}")
+    print("bench: " + ("FAIL" if failed else "PASS"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
