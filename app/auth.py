@@ -28,7 +28,8 @@ from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import current_app, g, request
 from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 from app.models import API_KEY_PREFIX, DEMO_USER_EMAIL, AccessToken, ApiKey, User, utcnow
@@ -54,17 +55,20 @@ def current_user() -> User:
 
 def demo_user() -> User:
     """The built-in user whose list everyone without credentials shares in `none` mode."""
-    user = db.session.scalar(sa.select(User).where(User.email == DEMO_USER_EMAIL))
+    query = sa.select(User).where(User.email == DEMO_USER_EMAIL)
+    user = db.session.scalar(query)
     if user is not None:
         return user
-    try:
-        # A savepoint, so losing the race to another worker leaves this transaction usable.
-        with db.session.begin_nested():
-            user = User(email=DEMO_USER_EMAIL, is_demo=True)
-            db.session.add(user)
-    except IntegrityError:
-        user = db.session.scalar(sa.select(User).where(User.email == DEMO_USER_EMAIL))
-    return user
+    # Made once, in a transaction of its own: it is part of the installation, not of the
+    # request that happened to need it first, so a failing request does not take it along.
+    # ON CONFLICT DO NOTHING settles a race between workers without an error.
+    insert = (sqlite_insert if db.engine.dialect.name == "sqlite" else pg_insert)(User)
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert.values(email=DEMO_USER_EMAIL, is_demo=True, is_admin=False,
+                          created_at=utcnow()).on_conflict_do_nothing()
+        )
+    return db.session.scalar(query)
 
 
 def find_api_key(raw: str) -> ApiKey | None:
