@@ -281,11 +281,12 @@ def test_a_wrong_secret_in_basic_is_401_invalid_client_with_a_challenge(app, use
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
+@pytest.mark.parametrize("client_id", ["tdc_unknown", "tdc_\x00", "\x00"])
 @pytest.mark.parametrize("method", ["post", "basic"])
-def test_an_unknown_client_is_invalid_client(app, method):
+def test_an_unknown_client_is_invalid_client(app, method, client_id):
     response = token_request(
         app.test_client(),
-        "tdc_unknown",
+        client_id,
         "tds_whatever",
         method,
         grant_type="authorization_code",

@@ -153,6 +153,26 @@ def test_a_code_needs_the_clients_secret(app, user, chatgpt):
     assert exchange(server, client_id, secret, code).status_code == 200
 
 
+def test_of_two_concurrent_exchanges_of_a_code_one_gets_tokens(app, user, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user, client_id)
+    start = threading.Barrier(2)
+    results: list = [None, None]
+
+    def exchange_in_thread(index: int) -> None:
+        server = app.test_client()
+        start.wait()
+        results[index] = exchange(server, client_id, secret, code)
+
+    threads = [threading.Thread(target=exchange_in_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(r.status_code for r in results) == [200, 400]
+
+
 # Stored as digests
 
 
@@ -392,6 +412,17 @@ def test_revoking_a_refresh_token_ends_its_whole_sign_in(app, user, chatgpt, met
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 400
     # A separate sign-in (another chat) is another grant.
     assert _works(app, elsewhere["access_token"])
+
+
+def test_a_public_client_revokes_with_its_client_id_alone(app, user):
+    client_id, token = _public_sign_in(app, user)
+
+    response = app.test_client().post(
+        "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
+    )
+
+    assert response.status_code == 200
+    assert not _works(app, token["access_token"])
 
 
 def test_revoking_an_unknown_token_answers_200(app, chatgpt):

@@ -27,7 +27,8 @@ ACCESS_TOKEN_LIFETIME = 3600
 def query_client(client_id: str) -> OAuthClient | None:
     import sqlalchemy as sa
 
-    if not client_id or len(client_id) > 64:
+    # PostgreSQL refuses NUL in a string parameter, so junk must not reach the query.
+    if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None
     return db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
 
