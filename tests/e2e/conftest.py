@@ -124,22 +124,23 @@ def migrate(env: dict[str, str]) -> None:
         pytest.fail(f"flask db upgrade failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _wait_until_ready(process: subprocess.Popen, url: str) -> bool:
-    """True once /healthz answers 200; False if gunicorn exits first."""
+def _wait_until_ready(process: subprocess.Popen, url: str) -> str:
+    """Whether /healthz answered 200 ("ready"), gunicorn stopped first ("exited") or neither
+    happened in time ("timeout")."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            return False
+            return "exited"
         try:
             # The master accepts connections before a worker has imported the app, so the
             # first request may wait for the import.
             with requests.get(f"{url}/healthz", timeout=5) as response:
                 if response.status_code == 200:
-                    return True
+                    return "ready"
         except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(POLL_INTERVAL)
-    raise AssertionError(f"gunicorn at {url} was not ready within {READY_TIMEOUT}s")
+    return "timeout"
 
 
 def start_server(env: dict[str, str], log_dir: Path, name: str) -> Server:
@@ -167,13 +168,15 @@ def start_server(env: dict[str, str], log_dir: Path, name: str) -> Server:
         server = Server(url=url, env=env, log_path=log_path, process=process)
         server.client.headers.update(ROUTER_HEADERS)
         try:
-            ready = _wait_until_ready(process, url)
-        except BaseException:
+            state = _wait_until_ready(process, url)
+        except BaseException:  # an interrupted run must not leave gunicorn behind
             server.stop()
             raise
-        if ready:
+        if state == "ready":
             return server
         server.stop()
+        if state == "timeout":
+            pytest.fail(f"gunicorn at {url} was not ready within {READY_TIMEOUT}s:\n{server.log()}")
         if "Address already in use" not in server.log():
             break
     pytest.fail(f"gunicorn did not start (exit code {process.returncode}):\n{server.log()}")
