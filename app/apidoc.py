@@ -7,7 +7,6 @@ from collections.abc import Callable
 from flask_smorest import Blueprint
 
 from app.auth import authenticate
-from app.ratelimit import api_limit, api_limit_off, credential_key, limiter
 
 # Read by app.spec, which turns it into per-mode `security` and then removes it.
 SCOPES_KEY = "x-todo-action-scopes"
@@ -29,8 +28,6 @@ def action(
     """
 
     def decorator(view: Callable) -> Callable:
-        # The limit keys on the credential, so it sits inside authenticate.
-        view = limiter.limit(api_limit, key_func=credential_key, exempt_when=api_limit_off)(view)
         view = authenticate(*scopes)(view)
         for status, description in AUTH_ERRORS.items():
             view = blp.alt_response(status, schema="Error", description=description)(view)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import TypeVar
 
@@ -32,7 +33,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import API_KEY_PREFIX, DEMO_USER_EMAIL, AccessToken, ApiKey, User, utcnow
+from app.models import (
+    API_KEY_PREFIX,
+    DEMO_USER_EMAIL,
+    AccessToken,
+    ApiKey,
+    OAuthGrant,
+    User,
+    utcnow,
+)
+from app.ratelimit import check_api_limit
 from app.secrets_util import digest
 
 F = TypeVar("F", bound=Callable)
@@ -50,7 +60,15 @@ MAX_CREDENTIAL_LENGTH = 512
 
 
 def current_user() -> User:
-    return g.current_user
+    """The caller, loaded on first use: most operations need only `current_user_id()`."""
+    user = g.get("current_user")
+    if user is None:
+        user = g.current_user = db.session.get(User, g.current_user_id)
+    return user
+
+
+def current_user_id() -> int:
+    return g.current_user_id
 
 
 def demo_user() -> User:
@@ -65,26 +83,90 @@ def demo_user() -> User:
     insert = (sqlite_insert if db.engine.dialect.name == "sqlite" else pg_insert)(User)
     with db.engine.begin() as connection:
         connection.execute(
-            insert.values(email=DEMO_USER_EMAIL, is_demo=True, is_admin=False,
-                          created_at=utcnow()).on_conflict_do_nothing()
+            insert.values(
+                email=DEMO_USER_EMAIL, is_demo=True, is_admin=False, created_at=utcnow()
+            ).on_conflict_do_nothing()
         )
     return db.session.scalar(query)
 
 
-def find_api_key(raw: str) -> ApiKey | None:
+@dataclass(frozen=True)
+class Credential:
+    """What a request needs to know of a presented API key or access token; no ORM objects,
+    since this is read on every API call."""
+
+    kind: str  # "key" or "grant"
+    id: int  # the API key's id, or the grant's: what rate limits count against
+    user_id: int
+    scope: str
+    expires_at: datetime | None
+    revoked: bool
+    todos_version: int  # for the getTodos cache (app/todos/cache.py)
+    last_used_at: datetime | None = None
+
+    # What Authlib's resource protector asks of a token.
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+# Plain column queries: they run on every API call, and ORM entities cost more to build.
+_keys, _users = ApiKey.__table__.c, User.__table__.c
+_KEY_QUERY = sa.select(
+    _keys.id,
+    _keys.user_id,
+    _keys.scope,
+    _keys.expires_at,
+    _keys.revoked_at,
+    _users.todos_version,
+    _keys.last_used_at,
+).join_from(ApiKey.__table__, User.__table__, _keys.user_id == _users.id)
+_tokens, _grants = AccessToken.__table__.c, OAuthGrant.__table__.c
+_TOKEN_QUERY = (
+    sa.select(
+        _grants.id,
+        _grants.user_id,
+        _tokens.scope,
+        _tokens.expires_at,
+        _tokens.revoked_at,
+        _grants.revoked_at,
+        _users.todos_version,
+    )
+    .join_from(AccessToken.__table__, OAuthGrant.__table__, _tokens.grant_pk == _grants.id)
+    .join(User.__table__, _grants.user_id == _users.id)
+)
+
+
+def find_api_key(raw: str) -> Credential | None:
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > MAX_CREDENTIAL_LENGTH:
         return None
-    return db.session.scalar(sa.select(ApiKey).where(ApiKey.digest == digest(raw)))
+    row = db.session.execute(_KEY_QUERY.where(_keys.digest == digest(raw))).first()
+    if row is None:
+        return None
+    key_id, user_id, scope, expires_at, revoked_at, version, last_used_at = row
+    revoked = revoked_at is not None
+    return Credential("key", key_id, user_id, scope, expires_at, revoked, version, last_used_at)
 
 
-def find_credential(raw: str) -> ApiKey | AccessToken | None:
-    """An API key or an OAuth access token, told apart by their prefixes."""
+def find_credential(raw: str) -> Credential | None:
+    """An API key or an OAuth access token, told apart by their prefixes: one indexed
+    digest lookup either way."""
     raw = raw.strip()
     if not raw or len(raw) > MAX_CREDENTIAL_LENGTH:
         return None
     if raw.startswith(API_KEY_PREFIX):
         return find_api_key(raw)
-    return db.session.scalar(sa.select(AccessToken).where(AccessToken.digest == digest(raw)))
+    row = db.session.execute(_TOKEN_QUERY.where(_tokens.digest == digest(raw))).first()
+    if row is None:
+        return None
+    grant_id, user_id, scope, expires_at, revoked_at, grant_revoked_at, version = row
+    revoked = revoked_at is not None or grant_revoked_at is not None
+    return Credential("grant", grant_id, user_id, scope, expires_at, revoked, version)
 
 
 def basic_candidates(value: str) -> list[str]:
@@ -176,7 +258,7 @@ def _resolve(scopes: tuple[str, ...]):
         require_credential.raise_error_response(error, scopes)
 
 
-def _touch(key: ApiKey) -> None:
+def _touch(key: Credential) -> None:
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         db.session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
@@ -196,14 +278,16 @@ def authenticate(*scopes: str) -> Callable[[F], F]:
                         MissingAuthorizationError("Bearer", REALM)
                     )
                 g.current_user = demo_user()
+                g.current_user_id = g.current_user.id
+                g.todos_version = g.current_user.todos_version
                 g.credential_id = f"anon:{request.remote_addr}"
-            elif isinstance(credential, ApiKey):
-                _touch(credential)
-                g.current_user = credential.user
-                g.credential_id = f"key:{credential.id}"
             else:
-                g.current_user = credential.user
-                g.credential_id = f"grant:{credential.grant_pk}"
+                if credential.kind == "key":
+                    _touch(credential)
+                g.current_user_id = credential.user_id
+                g.todos_version = credential.todos_version
+                g.credential_id = f"{credential.kind}:{credential.id}"
+            check_api_limit(g.credential_id)
             return view(*args, **kwargs)
 
         wrapper._required_scopes = scopes

@@ -8,11 +8,17 @@ Log-in and sign-up are limited per address and per account, against password gue
 
 from __future__ import annotations
 
+import math
+import time
+from functools import lru_cache
+
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from flask_smorest import abort
+from limits import RateLimitItem, parse_many
 
 from app.errors import error_response
 
@@ -25,17 +31,30 @@ LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
 SIGNUP_IP_LIMIT = "10 per hour"
 
 
-def api_limit() -> str:
-    return current_app.config["API_RATE_LIMIT"] or "1 per second"
+@lru_cache(maxsize=8)
+def _parse(value: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(value))
 
 
-def api_limit_off() -> bool:
-    return current_app.config["API_RATE_LIMIT"] is None
+def check_api_limit(credential_id: str) -> None:
+    """Count this API call against its credential's API_RATE_LIMIT; 429 past it.
 
-
-def credential_key() -> str:
-    # Set by app.auth.authenticate, which runs first.
-    return g.get("credential_id") or f"anon:{get_remote_address()}"
+    Called by app.auth.authenticate once the credential is known. It uses Flask-Limiter's
+    storage (memory or Redis) directly rather than its decorator, so that with the limit off
+    an API call pays nothing for it.
+    """
+    value = current_app.config["API_RATE_LIMIT"]
+    if value is None:
+        return
+    for item in _parse(value):
+        if not limiter.limiter.hit(item, "api", credential_id):
+            reset_at, _ = limiter.limiter.get_window_stats(item, "api", credential_id)
+            retry_after = max(1, math.ceil(reset_at - time.time()))
+            abort(
+                429,
+                message=f"Too many requests; retry after {retry_after} seconds.",
+                headers={"Retry-After": str(retry_after)},
+            )
 
 
 def token_client_key() -> str:

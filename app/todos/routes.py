@@ -6,12 +6,13 @@ operation does, never when to use it.
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
 
 from app.apidoc import action
-from app.auth import SCOPE_READ, SCOPE_WRITE, current_user
+from app.auth import SCOPE_READ, SCOPE_WRITE, current_user_id
 from app.todos import service
+from app.todos.cache import list_cache
 from app.todos.schemas import (
     TodoCreateSchema,
     TodoListSchema,
@@ -43,7 +44,7 @@ def require_json_body():
 
 
 def _owned_todo_or_404(todo_id: int):
-    todo = service.get_todo(current_user(), todo_id) if todo_id <= TODO_ID_MAX else None
+    todo = service.get_todo(current_user_id(), todo_id) if todo_id <= TODO_ID_MAX else None
     if todo is None:
         abort(404, message=f"No todo with id {todo_id}.")
     return todo
@@ -60,11 +61,19 @@ def get_todos(**filters):
     Returns the user's todos, oldest first, as raw data. Open todos by default; filter by
     status, text or due date. When next_cursor is not null, pass it as cursor for more.
     """
-    try:
-        todos, next_cursor = service.list_todos(current_user(), **filters)
-    except service.BadCursor as error:
-        abort(400, message=str(error), errors={"query": {"cursor": [str(error)]}})
-    return {"todos": todos, "next_cursor": next_cursor}
+    cache = list_cache()
+    key = (current_user_id(), g.todos_version, *sorted(filters.items()))
+    body = cache.get(key)
+    if body is None:
+        try:
+            todos, next_cursor = service.list_todos(current_user_id(), **filters)
+        except service.BadCursor as error:
+            abort(400, message=str(error), errors={"query": {"cursor": [str(error)]}})
+        # What @blp.response would send, made here once so the bytes can be kept.
+        data = TodoListSchema().dump({"todos": todos, "next_cursor": next_cursor})
+        body = current_app.json.response(data).get_data()
+        cache.put(key, body)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.route("/todos", methods=["POST"])
@@ -76,7 +85,7 @@ def add_todo(data):
 
     Adds a todo to the user's list and returns it with its id.
     """
-    return service.add_todo(current_user(), data)
+    return service.add_todo(current_user_id(), data)
 
 
 @blp.route(f"/todos/{TODO_ID}", methods=["GET"], parameters=[TODO_ID_PARAM])

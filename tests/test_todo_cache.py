@@ -1,0 +1,116 @@
+"""getTodos' response cache never serves a list that has changed since, wherever it changed."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Todo, User
+from app.todos.cache import ResponseCache, list_cache
+from tests.account_helpers import make_account, make_key
+from tests.conftest import build_app
+from tests.factories import make_todo
+
+
+@pytest.fixture
+def app_settings() -> dict:
+    return {"ACTION_AUTH": "apikey"}
+
+
+@pytest.fixture
+def ada(app):
+    """Ada's id and a Bearer header with her key."""
+    with app.app_context():
+        user = make_account("ada@example.com")
+        _, key = make_key(user)
+        return user.id, {"Authorization": f"Bearer {key}"}
+
+
+def titles(client, auth, **params) -> list[str]:
+    response = client.get("/todos", headers=auth, query_string=params)
+    assert response.status_code == 200, response.json
+    return [todo["title"] for todo in response.json["todos"]]
+
+
+def test_each_change_through_the_api_shows_in_the_next_list(app, client, ada):
+    _, auth = ada
+    assert titles(client, auth) == []
+    todo_id = client.post("/todos", json={"title": "one"}, headers=auth).json["id"]
+    assert titles(client, auth) == ["one"]
+    client.patch(f"/todos/{todo_id}", json={"title": "uno"}, headers=auth)
+    assert titles(client, auth) == ["uno"]
+    client.patch(f"/todos/{todo_id}", json={"done": True}, headers=auth)
+    assert titles(client, auth) == []
+    assert titles(client, auth, status="done") == ["uno"]
+    client.delete(f"/todos/{todo_id}", headers=auth)
+    assert titles(client, auth, status="all") == []
+
+
+def test_a_change_on_another_worker_shows_here(app, client, database_url, ada):
+    user_id, auth = ada
+    assert titles(client, auth) == []  # cached here, empty
+    other_worker = build_app(database_url, ACTION_AUTH="apikey")
+    other_worker.test_client().post("/todos", json={"title": "from elsewhere"}, headers=auth)
+    assert titles(client, auth) == ["from elsewhere"]
+    with other_worker.app_context():
+        db.engine.dispose()
+
+
+def test_a_change_made_with_the_models_outside_a_request_shows(app, client, ada):
+    user_id, auth = ada
+    assert titles(client, auth) == []
+    with app.app_context():
+        make_todo(db.session.get(User, user_id), "made by a script")
+    assert titles(client, auth) == ["made by a script"]
+    with app.app_context():
+        todo = db.session.scalar(sa.select(Todo))
+        todo.notes = "edited by a script"
+        db.session.commit()
+    listed = client.get("/todos", headers=auth).json["todos"]
+    assert listed[0]["notes"] == "edited by a script"
+
+
+def test_another_users_list_is_never_served(app, client, ada):
+    _, ada_auth = ada
+    client.post("/todos", json={"title": "Ada's"}, headers=ada_auth)
+    assert titles(client, ada_auth) == ["Ada's"]
+    with app.app_context():
+        _, key = make_key(make_account("bob@example.com"))
+    assert titles(client, {"Authorization": f"Bearer {key}"}) == []
+
+
+def test_a_reused_user_id_does_not_see_the_cached_list_of_its_previous_owner(app, client, ada):
+    user_id, auth = ada
+    client.post("/todos", json={"title": "secret"}, headers=auth)
+    assert titles(client, auth) == ["secret"]
+    with app.app_context():
+        db.session.delete(db.session.get(User, user_id))
+        db.session.commit()
+        # SQLite hands the highest id out again; a new account gets the old one's id.
+        newcomer = make_account("eve@example.com", id=user_id)
+        _, key = make_key(newcomer)
+    assert titles(client, {"Authorization": f"Bearer {key}"}) == []
+
+
+def test_the_cache_keeps_to_its_size_dropping_the_least_recently_used():
+    cache = ResponseCache(max_bytes=10)
+    cache.put("a", b"12345")
+    cache.put("b", b"12345")
+    assert cache.get("a") == b"12345"  # "a" is now the most recent
+    cache.put("c", b"123")
+    assert cache.get("b") is None
+    assert cache.get("a") == b"12345" and cache.get("c") == b"123"
+    cache.put("huge", b"x" * 11)
+    assert cache.get("huge") is None
+
+
+def test_cached_and_fresh_answers_are_the_same_bytes(app, client, ada):
+    _, auth = ada
+    client.post("/todos", json={"title": "Grüße 🌍", "notes": 'a "quote"\nline'}, headers=auth)
+    fresh = client.get("/todos", headers=auth)
+    with app.app_context():
+        assert len(list_cache()._bodies) == 1
+    cached = client.get("/todos", headers=auth)
+    assert cached.data == fresh.data
+    assert cached.mimetype == fresh.mimetype == "application/json"
