@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import Flask, jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
@@ -58,9 +58,9 @@ class Api(SmorestApi):
     def _openapi_json(self):
         # /openapi.json (and the /docs page reading it) serve the post-processed spec, the one a
         # GPT imports, rather than flask-smorest's raw document.
-        from app.spec import app_spec
+        from app.spec import app_spec_text
 
-        return jsonify(app_spec())
+        return current_app.response_class(app_spec_text("json"), mimetype="application/json")
 
     def handle_http_exception(self, error: HTTPException):
         payload, code, headers = super().handle_http_exception(error)

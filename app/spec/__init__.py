@@ -16,6 +16,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
 from flask import Flask, current_app
 
 from app.apidoc import SCOPES_KEY
@@ -157,3 +158,17 @@ def app_spec(app: Flask | None = None, **overrides: Any) -> dict[str, Any]:
     if "doc" not in cache:
         cache["doc"] = build_spec(api.spec.to_dict(), app.config)
     return cache["doc"]
+
+
+def app_spec_text(fmt: str) -> str:
+    """The served spec as JSON or YAML text, made once per app: settings never change while
+    it runs, and the importer fetches the spec again on every import."""
+    cache = current_app.extensions.setdefault("todo_action_spec", {})
+    if fmt not in cache:
+        doc = app_spec()
+        cache[fmt] = (
+            current_app.json.dumps(doc) + "\n"
+            if fmt == "json"
+            else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        )
+    return cache[fmt]

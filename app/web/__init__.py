@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-import yaml
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.spec import app_spec
+from app.spec import app_spec_text
 
 blp = Blueprint("web", __name__, cli_group=None)
 
@@ -41,8 +40,7 @@ def healthz():
 
 @blp.get("/openapi.yaml")
 def openapi_yaml():
-    body = yaml.safe_dump(app_spec(), sort_keys=False, allow_unicode=True)
-    return Response(body, mimetype="application/yaml")
+    return Response(app_spec_text("yaml"), mimetype="application/yaml")
 
 
 def public_links() -> dict[str, str]:
