@@ -139,13 +139,16 @@ _TOKEN_QUERY = (
     )
     .join_from(AccessToken.__table__, OAuthGrant.__table__, _tokens.grant_pk == _grants.id)
     .join(User.__table__, _grants.user_id == _users.id)
+    .where(_tokens.digest == sa.bindparam("digest"))
 )
+# Built once with a bound parameter, so SQLAlchemy's statement cache key is computed once too.
+_KEY_QUERY = _KEY_QUERY.where(_keys.digest == sa.bindparam("digest"))
 
 
 def find_api_key(raw: str) -> Credential | None:
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > MAX_CREDENTIAL_LENGTH:
         return None
-    row = db.session.execute(_KEY_QUERY.where(_keys.digest == digest(raw))).first()
+    row = db.session.execute(_KEY_QUERY, {"digest": digest(raw)}).first()
     if row is None:
         return None
     key_id, user_id, scope, expires_at, revoked_at, version, last_used_at = row
@@ -161,7 +164,7 @@ def find_credential(raw: str) -> Credential | None:
         return None
     if raw.startswith(API_KEY_PREFIX):
         return find_api_key(raw)
-    row = db.session.execute(_TOKEN_QUERY.where(_tokens.digest == digest(raw))).first()
+    row = db.session.execute(_TOKEN_QUERY, {"digest": digest(raw)}).first()
     if row is None:
         return None
     grant_id, user_id, scope, expires_at, revoked_at, grant_revoked_at, version = row

@@ -155,6 +155,7 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         url = f"http://127.0.0.1:{environ.get('PORT') or 8000}"
     url = _check_public_url(url, require_https=production)
 
+    db_uri = database_uri(get("DATABASE_URL"))
     redis_url = get("REDIS_URL")
     rate_limit = (get("API_RATE_LIMIT") or "").strip()
     api_key_header = (get("API_KEY_HEADER") or "").strip()
@@ -171,8 +172,9 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         # X-Forwarded-Host a request carries; a client can forge those behind most proxies.
         "SERVER_NAME": urlsplit(url).netloc,
         "PREFERRED_URL_SCHEME": urlsplit(url).scheme,
-        "SQLALCHEMY_DATABASE_URI": database_uri(get("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": db_uri,
+        # A PaaS database closes idle connections; a file on local disk never does.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not db_uri.startswith("sqlite")},
         "ACTION_AUTH": _choice("ACTION_AUTH", get("ACTION_AUTH") or "", AUTH_MODES),
         "API_KEY_AUTH_TYPE": _choice(
             "API_KEY_AUTH_TYPE", get("API_KEY_AUTH_TYPE") or "", API_KEY_AUTH_TYPES
