@@ -39,8 +39,10 @@ format: install
 spec: install
 	APP_ENV=development $(BIN)/flask --app app spec export
 
+# The checked-in spec, which has an https server like a deployment's (a development server's
+# http://127.0.0.1 spec is, rightly, not one ChatGPT would import).
 spec-lint: install
-	APP_ENV=development $(BIN)/flask --app app spec lint --strict
+	$(BIN)/gpt-action-lint openapi/openapi.yaml --strict
 
 # Load tests against gunicorn with the production config, on SQLite and PostgreSQL
 # (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/bench, is dropped and made

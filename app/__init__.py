@@ -13,7 +13,7 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import environ_with_overrides, load_config
+from app.config import database_uri, environ_with_overrides, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def configure_app(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"] == database_uri(None):
+        # The default SQLite file lives in instance/, which a fresh clone does not have.
+        Path(app.instance_path).mkdir(exist_ok=True)
     # Non-ASCII text counts once against ChatGPT's 100,000-character limit, not as \uXXXX.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]

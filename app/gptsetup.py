@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from app.auth import SCOPES
 from app.models import OAuthClient
+from app.spec import app_spec
 
 INSTRUCTIONS = (
     "You help the user keep their TODO list. The TODO action can list, add, change, complete "
@@ -87,10 +88,16 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
     add(("Privacy policy", f"{base}/privacy"))
 
     client_id = client.client_id if client else "CLIENT_ID"
+    actions = ", ".join(
+        operation["operationId"]
+        for item in app_spec()["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    )
     if mode == "oauth":
         result.steps = [
             "In the GPT editor: Configure → Create new action → Import from URL, paste the "
-            "schema URL; the five actions appear under Available actions.",
+            f"schema URL; Available actions lists {actions}.",
             "Authentication → OAuth: paste the values above, then Save.",
             "Save (or update) the GPT. The action now shows a Callback URL such as "
             "https://chatgpt.com/aip/g-XXXXXXXX/oauth/callback.",
