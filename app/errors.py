@@ -152,10 +152,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
         # Only forms are CSRF-protected, so a person is reading this: answer with a page.
-        return render_template("error.html", title="This form has expired", message=(
-            "The form was open too long or was not sent from this site. "
-            "Go back, reload the page and try again."
-        ), detail=error.description), 400
+        return render_template(
+            "error.html",
+            title="This form has expired",
+            message=(
+                "The form was open too long or was not sent from this site. "
+                "Go back, reload the page and try again."
+            ),
+            detail=error.description,
+        ), 400
 
     @app.errorhandler(RecursionError)
     def too_deep(error: RecursionError):

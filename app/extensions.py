@@ -28,6 +28,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
+
 migrate = Migrate(compare_type=True, render_as_batch=True)
 # Checked only where forms are (see protect_forms): the JSON API and the OAuth token endpoint
 # authenticate every request by credential, not by cookie, so CSRF does not apply to them.

@@ -63,8 +63,13 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
     elif mode == "apikey":
         kind = config["API_KEY_AUTH_TYPE"]
         add(("Authentication type", "API Key"))
-        add(("API Key", "a key from your account page, or: flask --app app keys create EMAIL "
-             "--name 'My GPT' (shown once)"))
+        add(
+            (
+                "API Key",
+                "a key from your account page, or: flask --app app keys create EMAIL "
+                "--name 'My GPT' (shown once)",
+            )
+        )
         add(("Auth Type", API_KEY_TYPES[kind]))
         if kind == "custom":
             add(("Custom Header Name", config["API_KEY_HEADER"]))
@@ -74,17 +79,31 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
         add(("Authentication type", "OAuth"))
         if client is not None:
             add(("Client ID", client.client_id))
-            add(("Client Secret", "shown once when the client was created; a new one: "
-                 f"flask --app app clients rotate-secret {client.client_id}"))
+            add(
+                (
+                    "Client Secret",
+                    "shown once when the client was created; a new one: "
+                    f"flask --app app clients rotate-secret {client.client_id}",
+                )
+            )
         else:
-            add(("Client ID", "create a client first: flask --app app clients create "
-                 "--name 'My GPT' (prints the id and secret once)"))
+            add(
+                (
+                    "Client ID",
+                    "create a client first: flask --app app clients create "
+                    "--name 'My GPT' (prints the id and secret once)",
+                )
+            )
             add(("Client Secret", "printed by clients create"))
         add(("Authorization URL", f"{base}/oauth/authorize"))
         add(("Token URL", f"{base}/oauth/token"))
         add(("Scope", " ".join(client.scope.split() if client else SCOPES)))
-        add(("Token Exchange Method", "Default (POST request) — Basic authorization header "
-             "works too"))
+        add(
+            (
+                "Token Exchange Method",
+                "Default (POST request) — Basic authorization header works too",
+            )
+        )
     add(("Privacy policy", f"{base}/privacy"))
 
     client_id = client.client_id if client else "CLIENT_ID"
@@ -106,8 +125,8 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             "clients add-redirect does the same.",
             "Changing the GPT's OAuth settings can change the Callback URL: allow the new one "
             "the same way. A refused sign-in page names the command to run.",
-            "Test in a new chat, not the editor preview: ask \"What's on my todo list?\", "
-            f"choose \"Sign in to {host}\", log in and press Allow.",
+            'Test in a new chat, not the editor preview: ask "What\'s on my todo list?", '
+            f'choose "Sign in to {host}", log in and press Allow.',
         ]
     elif mode == "apikey":
         result.steps = [
@@ -115,7 +134,7 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             "schema URL.",
             "Authentication → API Key: paste the key and pick the Auth Type above.",
             "Every user of this GPT acts as the key's owner: use OAuth for per-user lists.",
-            "Test in the preview: ask \"What's on my todo list?\".",
+            'Test in the preview: ask "What\'s on my todo list?".',
         ]
     else:
         result.steps = [
@@ -123,7 +142,7 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             "schema URL. Authentication: None.",
             "Everyone using this GPT shares one demo list: fine for trying it out, not for real "
             "data. Use OAuth for per-user lists.",
-            "Test in the preview: ask \"What's on my todo list?\".",
+            'Test in the preview: ask "What\'s on my todo list?".',
         ]
     return result
 
@@ -134,16 +153,25 @@ def render_text(result: SetupGuide) -> str:
     lines += [f"  {name.ljust(width)}  {value}" for name, value in result.fields]
     lines += ["", "Steps:"]
     lines += [f"  {n}. {step}" for n, step in enumerate(result.steps, 1)]
-    lines += ["", "Suggested instructions:", f"  {result.instructions}", "",
-              "Conversation starters:"]
+    lines += [
+        "",
+        "Suggested instructions:",
+        f"  {result.instructions}",
+        "",
+        "Conversation starters:",
+    ]
     lines += [f"  - {starter}" for starter in result.conversation_starters]
     return "\n".join(lines) + "\n"
 
 
 @click.command("gpt-setup")
 @with_appcontext
-@click.option("--client", "client_id", default=None,
-              help="OAuth client to show (default: the only one, if there is one).")
+@click.option(
+    "--client",
+    "client_id",
+    default=None,
+    help="OAuth client to show (default: the only one, if there is one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
     """Print every value to paste into the GPT editor, in editor order."""
@@ -159,5 +187,7 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
         found = service.list_clients()
         client = found[0] if len(found) == 1 else None
     result = guide(client)
-    click.echo(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else render_text(result),
-               nl=as_json)
+    click.echo(
+        json.dumps(result.as_dict(), ensure_ascii=False) if as_json else render_text(result),
+        nl=as_json,
+    )

@@ -32,7 +32,11 @@ class Browser:
         if self.cookie:
             headers["Cookie"] = self.cookie
         response = self.http.request(
-            method, self.base_url + path, headers=headers, allow_redirects=False, timeout=30,
+            method,
+            self.base_url + path,
+            headers=headers,
+            allow_redirects=False,
+            timeout=30,
             **kwargs,
         )
         set_cookie = response.headers.get("Set-Cookie")

@@ -146,8 +146,14 @@ def start_gunicorn(name: str, app_spec: str, env: dict[str, str], log_dir: Path)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", app_spec],
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "deploy/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                app_spec,
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=log_file,
@@ -227,8 +233,16 @@ class Measurement:
 
 
 def wrk_command(m: Measurement, duration: float, connections: int, threads: int) -> list[str]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s",
-           "-s", str(LUA)]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+    ]
     for name, value in {**ROUTER_HEADERS, **m.headers}.items():
         cmd += ["-H", f"{name}: {value}"]
     return cmd + [m.server.url + m.path]
@@ -252,12 +266,12 @@ def shown(cmd: list[str]) -> str:
     return " ".join(out)
 
 
-def measure(m: Measurement, duration: float, connections: int, threads: int,
-            warmup: float) -> None:
+def measure(m: Measurement, duration: float, connections: int, threads: int, warmup: float) -> None:
     env = wrk_env(m, threads)
     if warmup and not m.max_requests:
-        subprocess.run(wrk_command(m, warmup, connections, threads), env=env,
-                       capture_output=True, check=True)
+        subprocess.run(
+            wrk_command(m, warmup, connections, threads), env=env, capture_output=True, check=True
+        )
     m.server.rss_kb.clear()
     cmd = wrk_command(m, m.duration or duration, connections, threads)
     print(f"  {m.name}: {shown(cmd)}", flush=True)
@@ -273,10 +287,12 @@ def measure(m: Measurement, duration: float, connections: int, threads: int,
     m.rss_mb = m.server.max_rss_mb()
     r = m.result
     errors = r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
-    print(f"    {m.rps:8.1f} req/s  p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
-          f"CPU {m.cpu_ms:.2f} ms/req  non-2xx {r['errors_status']}  socket errors {errors}  "
-          f"worker RSS {m.rss_mb:.1f} MB",
-          flush=True)
+    print(
+        f"    {m.rps:8.1f} req/s  p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
+        f"CPU {m.cpu_ms:.2f} ms/req  non-2xx {r['errors_status']}  socket errors {errors}  "
+        f"worker RSS {m.rss_mb:.1f} MB",
+        flush=True,
+    )
 
 
 # --- a run on one database -----------------------------------------------------------------
@@ -318,12 +334,34 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
     flask = str(BIN / "flask")
     run([flask, "--app", "app", "db", "upgrade"], env, timeout=300)
     client = json.loads(
-        run([flask, "--app", "app", "clients", "create", "--json", "--name", "Bench GPT",
-             "--gpt-id", GPT_ID], env, timeout=120).stdout
+        run(
+            [
+                flask,
+                "--app",
+                "app",
+                "clients",
+                "create",
+                "--json",
+                "--name",
+                "Bench GPT",
+                "--gpt-id",
+                GPT_ID,
+            ],
+            env,
+            timeout=120,
+        ).stdout
     )
     t0 = time.monotonic()
-    run([str(BIN / "python"), "-m", "bench.seed",
-         *(f"{email}:{count}" for email, count in USERS.items())], env, timeout=600)
+    run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "bench.seed",
+            *(f"{email}:{count}" for email, count in USERS.items()),
+        ],
+        env,
+        timeout=600,
+    )
     print(f"  seeded {sum(USERS.values())} todos in {time.monotonic() - t0:.1f} s", flush=True)
 
     servers: list[Server] = []
@@ -332,9 +370,14 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
         app = start_gunicorn("app", "app:create_app()", env, work)
         servers.append(app)
         tokens = {
-            email: get_tokens(app.url, ROUTER_HEADERS, email=email, password=PASSWORD,
-                              client_id=client["client_id"],
-                              client_secret=client["client_secret"])
+            email: get_tokens(
+                app.url,
+                ROUTER_HEADERS,
+                email=email,
+                password=PASSWORD,
+                client_id=client["client_id"],
+                client_secret=client["client_secret"],
+            )
             for email in USERS
         }
         print("  tokens: OAuth flow over HTTP (log-in, consent, code exchange)", flush=True)
@@ -342,14 +385,18 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
         def bearer(email: str) -> dict[str, str]:
             return {"Authorization": f"Bearer {tokens[email]['access_token']}"}
 
-        captured = requests.get(app.url + "/todos", headers={**ROUTER_HEADERS, **bearer(READER)},
-                                timeout=30)
+        captured = requests.get(
+            app.url + "/todos", headers={**ROUTER_HEADERS, **bearer(READER)}, timeout=30
+        )
         if captured.status_code != 200 or len(captured.json()["todos"]) != USERS[READER]:
             sys.exit(f"getTodos answered {captured.status_code}: {captured.text[:300]}")
         body_path = work / "getTodos.json"
         body_path.write_bytes(captured.content)
-        bare_env = {**env, "BENCH_BARE_BODY": str(body_path),
-                    "BENCH_BARE_MIMETYPE": captured.headers["Content-Type"].split(";")[0]}
+        bare_env = {
+            **env,
+            "BENCH_BARE_BODY": str(body_path),
+            "BENCH_BARE_MIMETYPE": captured.headers["Content-Type"].split(";")[0],
+        }
         bare = start_gunicorn("bare", "bench.bare_app:create_app()", bare_env, work)
         servers.append(bare)
         check = requests.get(bare.url + "/todos", timeout=30)
@@ -357,24 +404,41 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
 
         sampler = RssSampler(servers)
         sampler.start()
-        refresh_form = urlencode({
-            "grant_type": "refresh_token",
-            "refresh_token": tokens[READER]["refresh_token"],
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-        })
+        refresh_form = urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens[READER]["refresh_token"],
+                "client_id": client["client_id"],
+                "client_secret": client["client_secret"],
+            }
+        )
         measurements = [
             Measurement("bare", bare, "/todos", {}),
             Measurement("getTodos", app, "/todos", bearer(READER)),
             Measurement("getTodos-10", app, "/todos", bearer(SMALL)),
             Measurement("getTodos-100k", app, "/todos", bearer(BIG)),
             Measurement("spec", app, "/openapi.json", {}),
-            Measurement("addTodo", app, "/todos", bearer(WRITER), method="POST",
-                        body=json.dumps({"title": "Buy milk", "notes": "Semi-skimmed, two"}),
-                        content_type="application/json", expected_status=201),
-            Measurement("token", app, "/oauth/token", {}, method="POST", body=refresh_form,
-                        content_type="application/x-www-form-urlencoded",
-                        max_requests=TOKEN_REQUEST_BUDGET, duration=TOKEN_DURATION),
+            Measurement(
+                "addTodo",
+                app,
+                "/todos",
+                bearer(WRITER),
+                method="POST",
+                body=json.dumps({"title": "Buy milk", "notes": "Semi-skimmed, two"}),
+                content_type="application/json",
+                expected_status=201,
+            ),
+            Measurement(
+                "token",
+                app,
+                "/oauth/token",
+                {},
+                method="POST",
+                body=refresh_form,
+                content_type="application/x-www-form-urlencoded",
+                max_requests=TOKEN_REQUEST_BUDGET,
+                duration=TOKEN_DURATION,
+            ),
         ]
         for m in measurements:
             measure(m, args.duration, args.connections, args.threads, args.warmup)
@@ -404,21 +468,37 @@ def targets(run_: dict) -> list[tuple[str, bool, str]]:
     by = {m.name: m for m in run_["measurements"]}
     out = []
     ratio = by["getTodos"].rps / by["bare"].rps
-    out.append((f"getTodos req/s >= {TARGET_RATIO:.0%} of bare", ratio >= TARGET_RATIO,
-                f"{ratio:.0%} ({by['getTodos'].rps:.0f} / {by['bare'].rps:.0f})"))
+    out.append(
+        (
+            f"getTodos req/s >= {TARGET_RATIO:.0%} of bare",
+            ratio >= TARGET_RATIO,
+            f"{ratio:.0%} ({by['getTodos'].rps:.0f} / {by['bare'].rps:.0f})",
+        )
+    )
     for name in P99_TARGETED:
         m = by[name]
-        out.append((f"{name} p99 <= {TARGET_P99_MS:g} ms", m.p99_ms <= TARGET_P99_MS,
-                     f"{m.p99_ms:.1f} ms"))
+        out.append(
+            (f"{name} p99 <= {TARGET_P99_MS:g} ms", m.p99_ms <= TARGET_P99_MS, f"{m.p99_ms:.1f} ms")
+        )
     scaling = by["getTodos-100k"].p50_ms / by["getTodos-10"].p50_ms
-    out.append((f"getTodos p50 with 100k todos <= {TARGET_SCALING}x with 10",
-                scaling <= TARGET_SCALING, f"{scaling:.2f}x"))
+    out.append(
+        (
+            f"getTodos p50 with 100k todos <= {TARGET_SCALING}x with 10",
+            scaling <= TARGET_SCALING,
+            f"{scaling:.2f}x",
+        )
+    )
     rss = run_["app_rss_mb"]
     out.append((f"worker RSS <= {TARGET_RSS_MB:g} MB", rss <= TARGET_RSS_MB, f"{rss:.1f} MB"))
     for m in by.values():
         if m.result["errors_status"] and m.name != "token":
-            out.append((f"{m.name}: every response {m.expected_status}", False,
-                        f"{m.result['errors_status']} non-2xx"))
+            out.append(
+                (
+                    f"{m.name}: every response {m.expected_status}",
+                    False,
+                    f"{m.result['errors_status']} non-2xx",
+                )
+            )
     return out
 
 
@@ -455,8 +535,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,8 +141,9 @@ def test_gpt_setup_for_oauth_lists_editor_values_in_order(runner):
 def test_gpt_setup_for_api_keys_names_the_sub_type(database_url, kind, expected):
     from tests.conftest import build_app
 
-    app = build_app(database_url, ACTION_AUTH="apikey", API_KEY_AUTH_TYPE=kind,
-                    API_KEY_HEADER="X-Todo-Key")
+    app = build_app(
+        database_url, ACTION_AUTH="apikey", API_KEY_AUTH_TYPE=kind, API_KEY_HEADER="X-Todo-Key"
+    )
     output = app.test_cli_runner().invoke(args=["gpt-setup"]).output
     assert "Authentication type      API Key" in output
     assert "Auth Type" in output and expected in output
@@ -188,7 +189,7 @@ def test_admin_creates_a_client_and_sees_the_secret_once(app):
         data={"name": "Web GPT", "gpt_ids": "g-web123", "csrf_token": csrf_token(page.text)},
     )
     assert response.status_code == 200
-    secret = response.text.split("Client Secret</p><p class=\"secret\">")[1].split("<")[0]
+    secret = response.text.split('Client Secret</p><p class="secret">')[1].split("<")[0]
     assert secret.startswith("tds_")
     listing = client.get("/admin").text
     assert "Web GPT" in listing and "g-web123" in listing

@@ -16,16 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_checked_in_spec_passes_strict():
-    result = CliRunner().invoke(standalone_lint, [str(ROOT / "openapi" / "openapi.yaml"),
-                                                  "--strict"])
+    result = CliRunner().invoke(
+        standalone_lint, [str(ROOT / "openapi" / "openapi.yaml"), "--strict"]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("0 errors, 0 warnings")
 
 
 def test_a_3_0_spec_without_servers_fails_strict_and_names_the_rules(tmp_path):
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"openapi": "3.0.1", "info": {"title": "t", "version": "1"},
-                                "paths": {}}))
+    spec.write_text(
+        json.dumps({"openapi": "3.0.1", "info": {"title": "t", "version": "1"}, "paths": {}})
+    )
     relaxed = CliRunner().invoke(standalone_lint, [str(spec)])
     strict = CliRunner().invoke(standalone_lint, [str(spec), "--strict"])
     assert relaxed.exit_code == 0  # only builder-report rules: warnings
@@ -39,6 +41,9 @@ def test_the_installed_command_runs_without_any_configuration(tmp_path):
     result = subprocess.run(
         [command, str(ROOT / "openapi" / "openapi.yaml"), "--strict"],
         env={"PATH": "/usr/bin:/bin"},  # no APP_ENV, SECRET_KEY or PUBLIC_URL
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr

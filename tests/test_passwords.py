@@ -28,8 +28,14 @@ def test_a_cheap_test_hash_is_upgraded_when_production_sees_it(app):
     with app.app_context():
         cheap = hash_password("correct horse battery staple")
     assert cheap.startswith("$argon2id$")
-    production = create_app({"APP_ENV": "production", "SECRET_KEY": "k" * 40,
-                             "PUBLIC_URL": "https://a.example", "DATABASE_URL": "sqlite://"})
+    production = create_app(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+            "PUBLIC_URL": "https://a.example",
+            "DATABASE_URL": "sqlite://",
+        }
+    )
     with production.app_context():
         assert verify_password(cheap, "correct horse battery staple")
         assert needs_rehash(cheap)

@@ -100,5 +100,4 @@ def setup():
     client = next((c for c in clients if c.client_id == chosen), None)
     if client is None and len(clients) == 1:
         client = clients[0]
-    return render_template("admin/setup.html", guide=guide(client), clients=clients,
-                           client=client)
+    return render_template("admin/setup.html", guide=guide(client), clients=clients, client=client)

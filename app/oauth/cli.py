@@ -33,8 +33,12 @@ def _show(client, secret: str | None = None) -> None:
 @clients_cli.command("create")
 @click.option("--name", required=True, help="Shown to users on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="An exact redirect URI.")
-@click.option("--gpt-id", "gpt_ids", multiple=True, help="A GPT id (g-...): allows its "
-              "callback on chatgpt.com and chat.openai.com.")
+@click.option(
+    "--gpt-id",
+    "gpt_ids",
+    multiple=True,
+    help="A GPT id (g-...): allows its callback on chatgpt.com and chat.openai.com.",
+)
 @click.option("--any-chatgpt", is_flag=True, help="Development only: allow any GPT's callback.")
 @click.option("--public", is_flag=True, help="No secret; PKCE required (not for ChatGPT).")
 @click.option("--scope", default=None, help="Default scopes (space-separated).")
@@ -43,8 +47,12 @@ def create(name, redirect_uris, gpt_ids, any_chatgpt, public, scope, as_json) ->
     """Register a client and print its id and secret (once)."""
     try:
         client, secret = service.create_client(
-            name, redirect_uris=list(redirect_uris), gpt_ids=list(gpt_ids),
-            any_chatgpt=any_chatgpt, public=public, scope=scope,
+            name,
+            redirect_uris=list(redirect_uris),
+            gpt_ids=list(gpt_ids),
+            any_chatgpt=any_chatgpt,
+            public=public,
+            scope=scope,
         )
     except service.ClientError as error:
         _fail(error)

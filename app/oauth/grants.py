@@ -162,10 +162,14 @@ class RevocationEndpoint(BaseRevocationEndpoint):
         by_access = sa.select(AccessToken).where(AccessToken.digest == token_digest)
         by_refresh = sa.select(OAuthGrant).where(OAuthGrant.refresh_token_digest == token_digest)
         # The hint only orders the look-ups (RFC 7009 2.1).
-        order = [by_refresh, by_access] if token_type_hint == "refresh_token" else [
-            by_access,
-            by_refresh,
-        ]
+        order = (
+            [by_refresh, by_access]
+            if token_type_hint == "refresh_token"
+            else [
+                by_access,
+                by_refresh,
+            ]
+        )
         for query in order:
             found = db.session.scalar(query)
             if found is not None:

@@ -26,8 +26,10 @@ from tests.e2e.conftest import ROUTER_HEADERS, Server
 PASSWORD = "a long enough password"
 GPT_ID = "g-e2eChatGpt42"
 CALLBACK = f"https://chatgpt.com/aip/{GPT_ID}/oauth/callback"
-CSRF_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|'
-                     r'<input[^>]*value="([^"]+)"[^>]*name="csrf_token"')
+CSRF_RE = re.compile(
+    r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|'
+    r'<input[^>]*value="([^"]+)"[^>]*name="csrf_token"'
+)
 GPT_HEADERS = {
     "User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; "
     "ChatGPT-User/1.0; +https://openai.com/bot",
@@ -146,9 +148,7 @@ def token_request(
     return requests.post(f"{server.url}/oauth/token", data=body, headers=headers, timeout=10)
 
 
-def exchange(
-    server: Server, credentials: OAuthClientCredentials, code: str, method: str
-) -> dict:
+def exchange(server: Server, credentials: OAuthClientCredentials, code: str, method: str) -> dict:
     response = token_request(
         server,
         credentials,

@@ -18,16 +18,22 @@ EMAIL = "builder@example.com"
 def flask_cli(server: Server, *args: str, stdin: str | None = None) -> str:
     """An operator's command against the server's database, with the server's settings."""
     result = subprocess.run(
-        [FLASK, "--app", "app", *args], cwd=REPO_ROOT, env=server.env, input=stdin,
-        capture_output=True, text=True, timeout=120,
+        [FLASK, "--app", "app", *args],
+        cwd=REPO_ROOT,
+        env=server.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 def issue_key(server: Server, *scopes: str) -> dict:
-    flask_cli(server, "users", "create", EMAIL, "--password-stdin",
-              stdin="a long enough password\n")
+    flask_cli(
+        server, "users", "create", EMAIL, "--password-stdin", stdin="a long enough password\n"
+    )
     args = ["keys", "create", EMAIL, "--name", "Todo GPT", "--json"]
     for scope in scopes:
         args += ["--scope", scope]
@@ -41,13 +47,16 @@ def issue_key(server: Server, *scopes: str) -> dict:
         ("custom", lambda key: {"X-Todo-Key": key}),
         # The editor sends Basic values as pasted: the key itself, or base64 of it.
         ("basic", lambda key: {"Authorization": f"Basic {key}"}),
-        ("basic", lambda key: {
-            "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}),
+        (
+            "basic",
+            lambda key: {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()},
+        ),
     ],
 )
 def test_every_action_with_each_api_key_style(gunicorn_server, kind, header_for):
-    server = gunicorn_server(ACTION_AUTH="apikey", API_KEY_AUTH_TYPE=kind,
-                             API_KEY_HEADER="X-Todo-Key")
+    server = gunicorn_server(
+        ACTION_AUTH="apikey", API_KEY_AUTH_TYPE=kind, API_KEY_HEADER="X-Todo-Key"
+    )
     spec = server.client.get(f"{server.url}/openapi.json").json()
     lint_for_gpt(spec)
     (scheme,) = spec["components"]["securitySchemes"].values()
@@ -66,8 +75,12 @@ def test_every_action_with_each_api_key_style(gunicorn_server, kind, header_for)
     todo_id = added.json()["id"]
     assert [t["id"] for t in call(server, "GET", "/todos", auth).json()["todos"]] == [todo_id]
     assert call(server, "GET", f"/todos/{todo_id}", auth).json()["title"] == "Call the bank"
-    assert call(server, "PATCH", f"/todos/{todo_id}", auth,
-                json={"notes": "before 5pm"}).json()["notes"] == "before 5pm"
+    assert (
+        call(server, "PATCH", f"/todos/{todo_id}", auth, json={"notes": "before 5pm"}).json()[
+            "notes"
+        ]
+        == "before 5pm"
+    )
     assert call(server, "DELETE", f"/todos/{todo_id}", auth).status_code == 204
 
     flask_cli(server, "keys", "revoke", key["prefix"])

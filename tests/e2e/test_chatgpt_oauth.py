@@ -64,8 +64,9 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
     assert set(tokens["scope"].split()) == {"todos:read", "todos:write"}
     auth = bearer(tokens["access_token"])
 
-    added = call(oauth_server, "POST", "/todos", auth, json={"title": "Renew passport",
-                                                             "due": "2026-12-04"})
+    added = call(
+        oauth_server, "POST", "/todos", auth, json={"title": "Renew passport", "due": "2026-12-04"}
+    )
     assert added.status_code == 201, added.text
     todo_id = added.json()["id"]
     listed = call(oauth_server, "GET", "/todos", auth, params={"status": "open"})
@@ -78,8 +79,10 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
 
     # ChatGPT refreshes in the background; the user stays signed in.
     refreshed = token_request(
-        oauth_server, credentials,
-        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, method,
+        oauth_server,
+        credentials,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        method,
     )
     assert refreshed.status_code == 200, refreshed.text
     new_access = refreshed.json()["access_token"]
@@ -89,15 +92,21 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
     # Revoking the refresh token ends the whole sign-in.
     revoked = oauth_server.client.post(
         f"{oauth_server.url}/oauth/revoke",
-        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token",
-              "client_id": credentials.client_id, "client_secret": credentials.client_secret},
+        data={
+            "token": tokens["refresh_token"],
+            "token_type_hint": "refresh_token",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        },
     )
     assert revoked.status_code == 200
     for token in (tokens["access_token"], new_access):
         assert call(oauth_server, "GET", "/todos", bearer(token)).status_code == 401
     again = token_request(
-        oauth_server, credentials,
-        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, method,
+        oauth_server,
+        credentials,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        method,
     )
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
@@ -106,13 +115,20 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
 def test_a_second_sign_in_skips_consent_and_sees_the_same_list(oauth_server):
     credentials = seed(oauth_server, "ada@example.com")
     user = browser(oauth_server)
-    first = exchange(oauth_server, credentials,
-                     sign_in(oauth_server, user, credentials, "ada@example.com"), "default_post")
+    first = exchange(
+        oauth_server,
+        credentials,
+        sign_in(oauth_server, user, credentials, "ada@example.com"),
+        "default_post",
+    )
     call(oauth_server, "POST", "/todos", bearer(first["access_token"]), json={"title": "Walk"})
     # Another conversation: the same user, already signed in and consented.
-    second = exchange(oauth_server, credentials,
-                      sign_in(oauth_server, user, credentials, "ada@example.com"),
-                      "basic_auth_header")
+    second = exchange(
+        oauth_server,
+        credentials,
+        sign_in(oauth_server, user, credentials, "ada@example.com"),
+        "basic_auth_header",
+    )
     listed = call(oauth_server, "GET", "/todos", bearer(second["access_token"])).json()
     assert [t["title"] for t in listed["todos"]] == ["Walk"]
 
@@ -121,8 +137,13 @@ def test_unregistered_callback_gets_no_redirect(oauth_server):
     credentials = seed(oauth_server, "ada@example.com")
     response = browser(oauth_server).get(
         f"{oauth_server.url}/oauth/authorize",
-        params={"response_type": "code", "client_id": credentials.client_id, "scope": "",
-                "state": "s", "redirect_uri": "https://chatgpt.com/aip/g-other/oauth/callback"},
+        params={
+            "response_type": "code",
+            "client_id": credentials.client_id,
+            "scope": "",
+            "state": "s",
+            "redirect_uri": "https://chatgpt.com/aip/g-other/oauth/callback",
+        },
         allow_redirects=False,
     )
     assert response.status_code == 400

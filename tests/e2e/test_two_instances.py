@@ -46,16 +46,17 @@ def test_a_code_from_one_instance_is_redeemed_at_the_other(instances):
     tokens = exchange(two, credentials, code, "default_post")
     for server in (one, two):
         assert call(server, "GET", "/todos", bearer(tokens["access_token"])).status_code == 200
-    refreshed = token_request(one, credentials, {"grant_type": "refresh_token",
-                                                 "refresh_token": tokens["refresh_token"]})
+    refreshed = token_request(
+        one, credentials, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     new_access = refreshed.json()["access_token"]
     assert call(two, "GET", "/todos", bearer(new_access)).status_code == 200
 
     # The code is spent on every instance, and replaying it ends what it gave, everywhere.
     replay = token_request(
-        one, credentials,
-        {"grant_type": "authorization_code", "code": code,
-         "redirect_uri": CALLBACK},
+        one,
+        credentials,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
     )
     assert replay.status_code == 400, replay.text
     for server in (one, two):
@@ -66,9 +67,14 @@ def test_a_code_from_one_instance_is_redeemed_at_the_other(instances):
 def test_concurrent_adds_and_updates_from_both_instances_lose_nothing(instances):
     one, two = instances
     credentials = seed(one, "ada@example.com")
-    auth = bearer(exchange(one, credentials, sign_in(one, browser(one), credentials,
-                                                     "ada@example.com"), "default_post")
-                  ["access_token"])
+    auth = bearer(
+        exchange(
+            one,
+            credentials,
+            sign_in(one, browser(one), credentials, "ada@example.com"),
+            "default_post",
+        )["access_token"]
+    )
 
     def add(job: tuple) -> int:
         server, n = job
