@@ -68,6 +68,14 @@ def login_account_key() -> str:
     return f"account:{email}" if email else f"ip:{get_remote_address()}"
 
 
+@limiter.request_filter
+def _is_action() -> bool:
+    # Actions are limited by check_api_limit, per credential; Flask-Limiter's own per-request
+    # bookkeeping would only cost them time.
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "_required_scopes", None) is not None
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)

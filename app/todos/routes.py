@@ -52,7 +52,7 @@ def _owned_todo_or_404(todo_id: int):
 
 @blp.route("/todos", methods=["GET"])
 @action(blp, operation_id="getTodos", consequential=False, scopes=(SCOPE_READ,))
-@blp.arguments(TodoQueryArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(TodoQueryArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, TodoListSchema)
 @blp.alt_response(400, schema="Error", description="The cursor is not one this API returned")
 def get_todos(**filters):
@@ -78,7 +78,7 @@ def get_todos(**filters):
 
 @blp.route("/todos", methods=["POST"])
 @action(blp, operation_id="addTodo", consequential=True, scopes=(SCOPE_WRITE,))
-@blp.arguments(TodoCreateSchema)
+@blp.arguments(TodoCreateSchema())
 @blp.response(201, TodoSchema)
 def add_todo(data):
     """Add a todo
@@ -101,7 +101,7 @@ def get_todo(todo_id: int):
 
 @blp.route(f"/todos/{TODO_ID}", methods=["PATCH"], parameters=[TODO_ID_PARAM])
 @action(blp, operation_id="updateTodo", consequential=True, scopes=(SCOPE_WRITE,))
-@blp.arguments(TodoUpdateSchema)
+@blp.arguments(TodoUpdateSchema())
 @blp.response(200, TodoSchema)
 def update_todo(data, todo_id: int):
     """Change a todo
