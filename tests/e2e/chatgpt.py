@@ -159,6 +159,10 @@ def exchange(server: Server, credentials: OAuthClientCredentials, code: str, met
     return response.json()
 
 
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def call(server: Server, method: str, path: str, auth: dict | None = None, **kwargs):
     """One action call as ChatGPT makes it."""
     headers = {**ROUTER_HEADERS, **GPT_HEADERS, **(auth or {})}

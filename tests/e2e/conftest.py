@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,28 +273,45 @@ def gunicorn_server(
     servers.stop_all()
 
 
+@contextmanager
+def module_servers(
+    template: Path | None, tmp_path_factory: pytest.TempPathFactory, *settings: dict[str, str]
+) -> Iterator[list[Server]]:
+    """Servers shared by a whole module (starting gunicorn takes seconds): one per settings
+    dict, all on one fresh database, like the instances of one app."""
+    directory = tmp_path_factory.mktemp("e2e-module")
+    servers = GunicornServers(_fresh_database(template, directory), directory, migrated=True)
+    try:
+        yield [servers.start(**env) for env in settings]
+    finally:
+        servers.stop_all()
+        if TEST_DATABASE_URL:
+            empty_tables(TEST_DATABASE_URL)
+
+
+def reuse(request: pytest.FixtureRequest, *servers: Server) -> None:
+    """Hand module-shared servers to one test: their database emptied, their logs in its
+    report if it fails."""
+    empty_tables(servers[0].env["DATABASE_URL"])
+    request.node.gunicorn_servers = list(servers)
+
+
 @pytest.fixture(scope="module")
 def shared_server(
     e2e_template: Path | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """One ACTION_AUTH=none server for a whole module; use it through `server`."""
-    directory = tmp_path_factory.mktemp("e2e-shared")
-    servers = GunicornServers(_fresh_database(e2e_template, directory), directory, migrated=True)
-    yield servers.start(ACTION_AUTH="none")
-    servers.stop_all()
-    if TEST_DATABASE_URL:
-        empty_tables(TEST_DATABASE_URL)
+    with module_servers(e2e_template, tmp_path_factory, {"ACTION_AUTH": "none"}) as (server,):
+        yield server
 
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest, shared_server: Server) -> Iterator[Server]:
     """An ACTION_AUTH=none server with no data and a new client: every action callable
-    without credentials. The process is shared by the module's tests (starting gunicorn takes
-    seconds), its database is emptied before each."""
-    empty_tables(shared_server.env["DATABASE_URL"])
+    without credentials."""
+    reuse(request, shared_server)
     shared_server.client = requests.Session()
     shared_server.client.headers.update(ROUTER_HEADERS)
-    request.node.gunicorn_servers = [shared_server]
     yield shared_server
     shared_server.client.close()
 

@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL
-from tests.e2e.chatgpt import browser, call, exchange, seed, sign_in, token_request
-from tests.e2e.conftest import GunicornServers, Server, _fresh_database, empty_tables
+from tests.e2e.chatgpt import bearer, browser, call, exchange, seed, sign_in, token_request
+from tests.e2e.conftest import Server, module_servers, reuse
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
 
 
 @pytest.fixture(scope="module")
 def shared_oauth_server(e2e_template, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("e2e-oauth")
-    servers = GunicornServers(_fresh_database(e2e_template, directory), directory, migrated=True)
-    yield servers.start(ACTION_AUTH="oauth")
-    servers.stop_all()
-    if TEST_DATABASE_URL:
-        empty_tables(TEST_DATABASE_URL)
+    with module_servers(e2e_template, tmp_path_factory, {"ACTION_AUTH": "oauth"}) as (server,):
+        yield server
 
 
 @pytest.fixture
 def oauth_server(request, shared_oauth_server: Server) -> Server:
-    """One ACTION_AUTH=oauth server per module (starting gunicorn takes seconds), with an
-    empty database for each test."""
-    empty_tables(shared_oauth_server.env["DATABASE_URL"])
-    request.node.gunicorn_servers = [shared_oauth_server]
+    reuse(request, shared_oauth_server)
     return shared_oauth_server
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_import_the_spec_declares_one_oauth_scheme_on_the_server(oauth_server):

@@ -7,8 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL
-from tests.e2e.chatgpt import CALLBACK, browser, call, exchange, seed, sign_in, token_request
-from tests.e2e.conftest import GunicornServers, _fresh_database, empty_tables
+from tests.e2e.chatgpt import (
+    CALLBACK,
+    bearer,
+    browser,
+    call,
+    exchange,
+    seed,
+    sign_in,
+    token_request,
+)
+from tests.e2e.conftest import module_servers, reuse
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)"
@@ -17,24 +26,17 @@ pytestmark = pytest.mark.skipif(
 ADDS_PER_INSTANCE = 25
 
 
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
 def shared_instances(e2e_template, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("e2e-two")
-    servers = GunicornServers(_fresh_database(e2e_template, directory), directory, migrated=True)
-    yield servers.start(ACTION_AUTH="oauth"), servers.start(ACTION_AUTH="oauth")
-    servers.stop_all()
-    empty_tables(TEST_DATABASE_URL)
+    oauth = {"ACTION_AUTH": "oauth"}
+    with module_servers(e2e_template, tmp_path_factory, oauth, oauth) as servers:
+        yield servers
 
 
 @pytest.fixture
 def instances(request, shared_instances):
     """Two instances of one app (same database and SECRET_KEY), emptied for each test."""
-    empty_tables(TEST_DATABASE_URL)
-    request.node.gunicorn_servers = list(shared_instances)
+    reuse(request, *shared_instances)
     return shared_instances
 
 
