@@ -114,3 +114,12 @@ def test_cached_and_fresh_answers_are_the_same_bytes(app, client, ada):
     cached = client.get("/todos", headers=auth)
     assert cached.data == fresh.data
     assert cached.mimetype == fresh.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "apikey", "LIST_CACHE_BYTES": "0"}])
+def test_a_zero_size_turns_the_cache_off(app, client, ada):
+    _, auth = ada
+    client.post("/todos", json={"title": "one"}, headers=auth)
+    assert titles(client, auth) == titles(client, auth) == ["one"]
+    with app.app_context():
+        assert len(list_cache()._bodies) == 0

@@ -25,14 +25,11 @@ from sqlalchemy.orm import Session
 from app.models import Todo, User
 from app.models.user import new_list_version
 
-# Per worker. A page is at most ~90,000 characters, so this holds a few hundred pages at least.
-MAX_BYTES = 8 * 1024 * 1024
-
 
 class ResponseCache:
     """Least-recently-used bodies, bounded by their total size."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
         self._size = 0
@@ -58,8 +55,13 @@ class ResponseCache:
 
 
 def list_cache() -> ResponseCache:
-    # One per app, so that the many apps of a test run never share entries.
-    return current_app.extensions.setdefault("todo_list_cache", ResponseCache())
+    # One per app, so that the many apps of a test run never share entries. LIST_CACHE_BYTES
+    # (default 8 MiB a worker: a page is at most ~90,000 characters) of 0 keeps nothing.
+    cache = current_app.extensions.get("todo_list_cache")
+    if cache is None:
+        cache = ResponseCache(current_app.config["LIST_CACHE_BYTES"])
+        current_app.extensions["todo_list_cache"] = cache
+    return cache
 
 
 @sa.event.listens_for(Session, "before_flush")
