@@ -48,6 +48,7 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("API_KEY_AUTH_TYPE", "bearer", "bearer | basic | custom: the editor's API key sub-type"),
     ("API_KEY_HEADER", "X-API-Key", "Header name for the custom API key sub-type"),
     ("API_RATE_LIMIT", "600 per minute", "Per-credential API limit, or 'off'"),
+    ("TOKEN_RATE_LIMIT", "600 per minute", "Token endpoint limit per OAuth client, or 'off'"),
     ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
     ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
     ("MAX_CONTENT_LENGTH", "262144", "Largest request body in bytes"),
@@ -87,6 +88,20 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if lowered not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return lowered
+
+
+def _rate_limit(name: str, value: str) -> str | None:
+    """A Flask-Limiter limit string ("600 per minute"), or None for off."""
+    from limits import parse_many
+
+    value = value.strip()
+    if value.lower() in {"off", "none", "0"}:
+        return None
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be like '600 per minute' or 'off', not {value!r}") from None
+    return value
 
 
 def database_uri(url: str | None) -> str:
@@ -158,7 +173,8 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
 
     db_uri = database_uri(get("DATABASE_URL"))
     redis_url = get("REDIS_URL")
-    rate_limit = (get("API_RATE_LIMIT") or "").strip()
+    rate_limit = _rate_limit("API_RATE_LIMIT", get("API_RATE_LIMIT") or "")
+    token_rate_limit = _rate_limit("TOKEN_RATE_LIMIT", get("TOKEN_RATE_LIMIT") or "")
     api_key_header = (get("API_KEY_HEADER") or "").strip()
     if not api_key_header or not all(c.isalnum() or c == "-" for c in api_key_header):
         raise ConfigError(f"API_KEY_HEADER must be a header name, not {api_key_header!r}")
@@ -181,7 +197,8 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
             "API_KEY_AUTH_TYPE", get("API_KEY_AUTH_TYPE") or "", API_KEY_AUTH_TYPES
         ),
         "API_KEY_HEADER": api_key_header,
-        "API_RATE_LIMIT": None if rate_limit.lower() in {"off", "none", "0"} else rate_limit,
+        "API_RATE_LIMIT": rate_limit,
+        "TOKEN_RATE_LIMIT": token_rate_limit,
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "SIGNUP_OPEN": _bool("SIGNUP_OPEN", get("SIGNUP_OPEN") or ""),

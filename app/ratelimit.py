@@ -24,11 +24,19 @@ from app.errors import error_response
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
-TOKEN_ENDPOINT_LIMIT = "600 per minute"
+# Loose: every ChatGPT user's sign-in and refresh arrives from a few shared addresses.
 TOKEN_ENDPOINT_IP_LIMIT = "3000 per minute"
 LOGIN_IP_LIMIT = "20 per minute; 200 per hour"
 LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
 SIGNUP_IP_LIMIT = "10 per hour"
+
+
+def token_limit() -> str:
+    return current_app.config["TOKEN_RATE_LIMIT"] or "1 per second"
+
+
+def token_limit_off() -> bool:
+    return current_app.config["TOKEN_RATE_LIMIT"] is None
 
 
 @lru_cache(maxsize=8)

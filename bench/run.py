@@ -16,7 +16,7 @@ Then measure, one after another:
 - getTodos-10 and getTodos-100k: uncached calls by users with 10 and 100,000 todos (the cache
   would hide what the table's size costs);
 - addTodo: POST /todos;
-- token: the refresh_token grant with client_secret_post (inside the endpoint's rate limit);
+- token: the refresh_token grant with client_secret_post (TOKEN_RATE_LIMIT=off);
 - spec: GET /openapi.json.
 
 Prints a markdown table and PASS/FAIL per target; exits 1 if any target fails.
@@ -69,12 +69,6 @@ TARGET_P99_MS = 25.0
 TARGET_SCALING = 1.5
 TARGET_RSS_MB = 120.0
 P99_TARGETED = ("getTodos", "addTodo", "token", "spec")
-
-# The token endpoint allows 600 requests a minute per client (app.ratelimit); staying under it
-# measures refreshes rather than 429s. Each worker counts alone in memory storage, but requests
-# need not split evenly between them, so the budget is one worker's.
-TOKEN_REQUEST_BUDGET = 560
-TOKEN_DURATION = 2.0
 
 
 def free_port() -> int:
@@ -321,6 +315,7 @@ def app_env(database_url: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_URL": PUBLIC_URL,
         "API_RATE_LIMIT": "off",
+        "TOKEN_RATE_LIMIT": "off",
         "DATABASE_URL": database_url,
     }
     # The worker count is the deploy config's unless the caller sets it, as a PaaS would;
@@ -445,8 +440,6 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
                 method="POST",
                 body=refresh_form,
                 content_type="application/x-www-form-urlencoded",
-                max_requests=TOKEN_REQUEST_BUDGET,
-                duration=TOKEN_DURATION,
             ),
         ]
         for m in measurements:

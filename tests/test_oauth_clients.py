@@ -9,7 +9,6 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from app.oauth.clients import ClientError, add_redirect, create_client, find_client
-from app.ratelimit import TOKEN_ENDPOINT_LIMIT
 from tests.conftest import TEST_PUBLIC_URL
 from tests.oauth_helpers import (
     CALLBACK,
@@ -440,10 +439,13 @@ def test_junk_revocation_requests_are_refused_without_a_500(app):
 # Rate limit
 
 
+@pytest.mark.parametrize(
+    "app_settings", [{"ACTION_AUTH": "oauth", "TOKEN_RATE_LIMIT": "5 per minute"}]
+)
 def test_the_token_endpoint_is_limited_per_client(app):
     client_id, _ = register_client(app)
     other_id, other_secret = register_client(app, "Other GPT")
-    limit = int(TOKEN_ENDPOINT_LIMIT.split()[0])
+    limit = 5
     server = app.test_client()
     form = {"grant_type": "refresh_token", "refresh_token": "tdr_x"}
 
@@ -459,3 +461,22 @@ def test_the_token_endpoint_is_limited_per_client(app):
     # Other clients (other GPTs behind the same ChatGPT addresses) are not held up.
     other = token_request(server, other_id, other_secret, "basic", **form)
     assert other.status_code == 400
+
+
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "oauth", "TOKEN_RATE_LIMIT": "off"}])
+def test_the_token_endpoint_limit_can_be_turned_off(app):
+    client_id, _ = register_client(app)
+    server = app.test_client()
+    form = {"grant_type": "refresh_token", "refresh_token": "tdr_x"}
+    statuses = {
+        token_request(server, client_id, "tds_wrong", "post", **form).status_code for _ in range(20)
+    }
+    assert 429 not in statuses
+
+
+@pytest.mark.parametrize("value", ["lots", "600 per fortnight"])
+def test_a_bad_token_rate_limit_is_refused_at_start(value):
+    from app.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="TOKEN_RATE_LIMIT must be like"):
+        load_config({"APP_ENV": "testing", "TOKEN_RATE_LIMIT": value})

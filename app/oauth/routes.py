@@ -24,9 +24,10 @@ from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.server import authorization, query_client
 from app.ratelimit import (
     TOKEN_ENDPOINT_IP_LIMIT,
-    TOKEN_ENDPOINT_LIMIT,
     limiter,
     token_client_key,
+    token_limit,
+    token_limit_off,
 )
 
 # Printable ASCII but space, " and backslash: all a URI may hold (RFC 3986), and all an OAuth
@@ -143,8 +144,8 @@ def authorize():
 
 @blp.post("/oauth/token")
 @no_csrf
-@limiter.limit(TOKEN_ENDPOINT_LIMIT, key_func=token_client_key)
-@limiter.limit(TOKEN_ENDPOINT_IP_LIMIT)
+@limiter.limit(token_limit, key_func=token_client_key, exempt_when=token_limit_off)
+@limiter.limit(TOKEN_ENDPOINT_IP_LIMIT, exempt_when=token_limit_off)
 def issue_token():
     return authorization.create_token_response()
 
