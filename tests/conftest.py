@@ -113,3 +113,19 @@ def db_session(app: Flask):
     """The database, for arranging and checking state outside requests."""
     with app.app_context():
         yield db.session
+
+
+@pytest.fixture
+def account(app: Flask) -> int:
+    """A user with a password (tests/oauth_helpers.PASSWORD), as the OAuth tests sign in."""
+    from tests.oauth_helpers import make_account
+
+    return make_account(app)
+
+
+@pytest.fixture
+def chatgpt(app: Flask) -> tuple[str, str]:
+    """A registered confidential client for ChatGPT: (client_id, client_secret)."""
+    from tests.oauth_helpers import register_client
+
+    return register_client(app, "Todo GPT")

@@ -38,16 +38,6 @@ def app_settings() -> dict:
     return {"ACTION_AUTH": "oauth"}
 
 
-@pytest.fixture
-def account(app) -> int:
-    return make_account(app)
-
-
-@pytest.fixture
-def chatgpt(app) -> tuple[str, str]:
-    return register_client(app, "Todo GPT")
-
-
 @pytest.mark.parametrize("method", ["post", "basic"])
 def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
     client_id, secret = chatgpt

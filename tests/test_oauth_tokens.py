@@ -21,7 +21,6 @@ from tests.oauth_helpers import (
     exchange,
     get_code,
     log_in,
-    make_account,
     refresh,
     register_client,
     sign_in,
@@ -33,16 +32,6 @@ VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
 @pytest.fixture
 def app_settings() -> dict:
     return {"ACTION_AUTH": "oauth"}
-
-
-@pytest.fixture
-def account(app) -> int:
-    return make_account(app)
-
-
-@pytest.fixture
-def chatgpt(app) -> tuple[str, str]:
-    return register_client(app, "Todo GPT")
 
 
 @pytest.fixture
