@@ -160,15 +160,16 @@ def app_spec(app: Flask | None = None, **overrides: Any) -> dict[str, Any]:
     return cache["doc"]
 
 
+def to_yaml(doc: dict[str, Any]) -> str:
+    """YAML in the document's own key order, the way the checked-in copy is written."""
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
 def app_spec_text(fmt: str) -> str:
     """The served spec as JSON or YAML text, made once per app: settings never change while
     it runs, and the importer fetches the spec again on every import."""
     cache = current_app.extensions.setdefault("todo_action_spec", {})
     if fmt not in cache:
         doc = app_spec()
-        cache[fmt] = (
-            current_app.json.dumps(doc) + "\n"
-            if fmt == "json"
-            else yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-        )
+        cache[fmt] = current_app.json.dumps(doc) + "\n" if fmt == "json" else to_yaml(doc)
     return cache[fmt]

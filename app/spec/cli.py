@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-import yaml
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.spec import app_spec
+from app.spec import app_spec, to_yaml
 from app.spec.lint import is_error, lint, load, summary
 
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
@@ -23,7 +22,7 @@ CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": "https://todo-action
 def dump(doc: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return to_yaml(doc)
 
 
 @spec_cli.command("export")
