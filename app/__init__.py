@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,21 @@ from app.config import database_uri, environ_with_overrides, load_config
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class App(Flask):
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks `inspect` whether each view and hook is async, a dozen times a request;
+        # the answer for a function never changes.
+        try:
+            is_sync = self._sync_functions[func]
+        except KeyError:
+            is_sync = self._sync_functions[func] = super().ensure_sync(func) is func
+        return func if is_sync else super().ensure_sync(func)
+
+    @cached_property
+    def _sync_functions(self) -> dict[Callable[..., Any], bool]:
+        return {}
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, or from `test_config` alone when one is given.
 
@@ -25,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     any raw Flask config keys; the real environment is then not read at all.
     """
     environ, overrides = environ_with_overrides(test_config)
-    app = Flask(__name__, instance_path=str(REPO_ROOT / "instance"))
+    app = App(__name__, instance_path=str(REPO_ROOT / "instance"))
     app.config.from_mapping(load_config(environ))
     app.config.update(overrides)
 
@@ -52,17 +68,20 @@ def configure_app(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
     from app import request_id
+    from app.accounts.session import CookieSessionInterface
 
     request_id.init_app(app)
+    app.session_interface = CookieSessionInterface()
 
 
 def register_extensions(app: Flask) -> None:
     from app import ratelimit
     from app.errors import Api
-    from app.extensions import csrf, db, migrate
+    from app.extensions import csrf, db, init_read_engine, migrate
     from app.oauth import server as oauth_server
 
     db.init_app(app)
+    init_read_engine(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead

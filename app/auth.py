@@ -32,7 +32,7 @@ from flask_smorest import abort
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.extensions import db
+from app.extensions import db, read_first
 from app.models import (
     API_KEY_PREFIX,
     DEMO_USER_EMAIL,
@@ -148,7 +148,7 @@ _KEY_QUERY = _KEY_QUERY.where(_keys.digest == sa.bindparam("digest"))
 def find_api_key(raw: str) -> Credential | None:
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > MAX_CREDENTIAL_LENGTH:
         return None
-    row = db.session.execute(_KEY_QUERY, {"digest": digest(raw)}).first()
+    row = read_first(_KEY_QUERY, {"digest": digest(raw)})
     if row is None:
         return None
     key_id, user_id, scope, expires_at, revoked_at, version, last_used_at = row
@@ -164,7 +164,7 @@ def find_credential(raw: str) -> Credential | None:
         return None
     if raw.startswith(API_KEY_PREFIX):
         return find_api_key(raw)
-    row = db.session.execute(_TOKEN_QUERY, {"digest": digest(raw)}).first()
+    row = read_first(_TOKEN_QUERY, {"digest": digest(raw)})
     if row is None:
         return None
     grant_id, user_id, scope, expires_at, revoked_at, grant_revoked_at, version = row
@@ -206,6 +206,12 @@ class BasicKeyValidator(BearerTokenValidator):
 
 
 class ResourceProtector(FlaskResourceProtector):
+    def acquire_token(self, scopes=None, **kwargs):
+        # Authlib's version wraps the request in an OAuth2Request first, which builds its URL,
+        # form and args; the validators here read only the Authorization header, and this
+        # runs on every API call.
+        return self.validate_request(scopes, request, **kwargs)
+
     def raise_error_response(self, error, scopes: tuple[str, ...] = ()):
         # Our error envelope, keeping Authlib's WWW-Authenticate (flask-smorest would drop it).
         headers = {k: v for k, v in error.get_headers() if k.lower() == "www-authenticate"}

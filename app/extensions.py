@@ -4,7 +4,7 @@ import sqlite3
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, current_app, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -27,6 +27,49 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+READ_ENGINE = "todo_action_read_engine"
+
+
+def init_read_engine(app: Flask) -> None:
+    """A second engine on the app's database whose connections run in autocommit mode.
+
+    For single-statement reads on the hot path (the credential check on every API call):
+    through the session each one is a transaction, which on PostgreSQL costs three round
+    trips (BEGIN, the query, ROLLBACK) and a fourth for the pool's pre-ping. In autocommit it
+    is one. No pre-ping either: `read_first` retries once on a dropped connection instead.
+    Connections are made lazily, so a worker makes its own after gunicorn forks.
+    """
+    with app.app_context():
+        engine = db.engine
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # A second engine would open a second, empty in-memory database.
+        app.extensions[READ_ENGINE] = None
+        return
+    read_engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    app.extensions[READ_ENGINE] = read_engine
+    # Whoever closes the app's connections (db.engine.dispose()) closes these too.
+    sa.event.listen(engine, "engine_disposed", lambda _: read_engine.dispose())
+
+
+def read_first(statement: sa.Executable, params: dict) -> sa.Row | None:
+    """The first row of a read-only statement, outside any transaction (see init_read_engine)."""
+    engine = current_app.extensions[READ_ENGINE]
+    if engine is None:
+        return db.session.execute(statement, params).first()
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as connection:
+                return connection.execute(statement, params).first()
+        except sa.exc.DBAPIError as error:
+            # A connection the server closed while idle (a PaaS database restarting, an idle
+            # timeout): SQLAlchemy has invalidated it and the pool's others, so one retry gets
+            # a fresh one. Any other error, or a second failure, is real.
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 migrate = Migrate(compare_type=True, render_as_batch=True)

@@ -6,10 +6,19 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from app.extensions import db
 from app.models import User
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # API calls carry no cookie; Flask would build a signing serializer for each anyway.
+        if "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def login_user(user: User) -> None:
