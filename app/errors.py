@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import Flask, current_app, jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = 5  # seconds
 
 
 class ErrorSchema(ma.Schema):
@@ -148,6 +149,30 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.warning("integrity error: %s", error.orig.__class__.__name__)
         return error_response(409, "The request conflicts with data that already exists.")
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        # The database refused or dropped the connection, or stayed locked past the busy
+        # timeout: the request can be tried again, which a 500 would not say. The statement
+        # and its parameters (digests among them) stay out of the log.
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the pool has already discarded it
+        reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
+        log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+        if request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize":
+            page = render_template(
+                "error.html",
+                title="Temporarily unavailable",
+                message="The service cannot reach its database. Please try again in a minute.",
+            )
+            return page, 503, headers
+        response, _ = error_response(
+            503, "The database is unavailable; nothing was changed. Try again shortly."
+        )
+        return response, 503, headers
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
