@@ -123,3 +123,42 @@ def test_a_zero_size_turns_the_cache_off(app, client, ada):
     assert titles(client, auth) == titles(client, auth) == ["one"]
     with app.app_context():
         assert len(list_cache()._bodies) == 0
+
+
+def test_each_filter_is_answered_for_itself(app, client, ada):
+    _, auth = ada
+    first = client.post("/todos", json={"title": "milk"}, headers=auth).json["id"]
+    client.post("/todos", json={"title": "bread"}, headers=auth)
+    client.patch(f"/todos/{first}", json={"done": True}, headers=auth)
+    # Each twice: the second answer of each comes from the cache.
+    for _ in range(2):
+        assert titles(client, auth) == ["bread"]
+        assert titles(client, auth, status="done") == ["milk"]
+        assert titles(client, auth, status="all") == ["milk", "bread"]
+        assert titles(client, auth, status="all", q="MILK") == ["milk"]
+        assert titles(client, auth, q="milk", status="all") == ["milk"]
+
+
+def test_a_refused_query_is_refused_every_time_and_not_kept(app, client, ada):
+    _, auth = ada
+    client.post("/todos", json={"title": "milk"}, headers=auth)
+    for _ in range(2):
+        response = client.get("/todos?status=someday", headers=auth)
+        assert response.status_code == 422
+        assert "status" in response.json["errors"]["query"]
+        bad_cursor = client.get("/todos?cursor=not-one-of-ours", headers=auth)
+        assert bad_cursor.status_code == 400
+    with app.app_context():
+        assert len(list_cache()._bodies) == 0
+
+
+def test_a_very_long_query_is_answered_but_not_kept(app, client, ada):
+    _, auth = ada
+    client.post("/todos", json={"title": "milk"}, headers=auth)
+    query = "milk" + " " * 2000
+    for _ in range(2):
+        assert titles(client, auth, q=query.strip()) == ["milk"]
+        response = client.get("/todos", headers=auth, query_string={"q": "milk", "pad": query})
+        assert [t["title"] for t in response.json["todos"]] == ["milk"], response.json
+    with app.app_context():
+        assert len(list_cache()._bodies) == 1  # the short query only
