@@ -73,7 +73,14 @@ def _new_list_versions(session: Session, flush_context, instances) -> None:
     }
     owners.discard(None)
     if owners:
-        users = User.__table__
         session.execute(
-            sa.update(users).where(users.c.id.in_(owners)).values(todos_version=new_list_version())
+            _NEW_VERSION, [{"owner": owner, "version": new_list_version()} for owner in owners]
         )
+
+
+# Built once: this runs in every flush that touches a todo.
+_NEW_VERSION = (
+    sa.update(User.__table__)
+    .where(User.__table__.c.id == sa.bindparam("owner"))
+    .values(todos_version=sa.bindparam("version"))
+)

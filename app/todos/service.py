@@ -96,15 +96,29 @@ def get_todo(owner_id: int, todo_id: int) -> Todo | None:
 def add_todo(owner_id: int, data: dict) -> Todo:
     todo = Todo(owner_id=owner_id, **data)
     db.session.add(todo)
-    db.session.commit()
+    _commit_keeping_values()
     return todo
 
 
 def update_todo(todo: Todo, data: dict) -> Todo:
     for field, value in data.items():
         setattr(todo, field, value)
-    db.session.commit()
+    _commit_keeping_values()
     return todo
+
+
+def _commit_keeping_values() -> None:
+    """Commit without expiring the session's objects. A todo's attributes then hold exactly
+    what was written (the app sets every column; the database adds only the id, which the
+    insert returns), and expiring them would cost a query (three round trips on PostgreSQL)
+    to read the same values back for the response."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def delete_todo(todo: Todo) -> None:
