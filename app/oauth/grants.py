@@ -115,20 +115,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return authorization_code.user
 
 
+# Built once: every refresh runs at least the first.
+_GRANT_BY_REFRESH_TOKEN = sa.select(OAuthGrant).where(
+    OAuthGrant.refresh_token_digest == sa.bindparam("digest")
+)
+_GRANT_BY_PREVIOUS_REFRESH_TOKEN = sa.select(OAuthGrant).where(
+    OAuthGrant.previous_refresh_token_digest == sa.bindparam("digest")
+)
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthGrant | None:
-        token_digest = digest(refresh_token)
-        grant = db.session.scalar(
-            sa.select(OAuthGrant).where(OAuthGrant.refresh_token_digest == token_digest)
-        )
+        token_digest = {"digest": digest(refresh_token)}
+        grant = db.session.scalar(_GRANT_BY_REFRESH_TOKEN, token_digest)
         if grant is not None:
             return None if grant.is_revoked() else grant
         # A public client's previous refresh token, after rotation.
-        grant = db.session.scalar(
-            sa.select(OAuthGrant).where(OAuthGrant.previous_refresh_token_digest == token_digest)
-        )
+        grant = db.session.scalar(_GRANT_BY_PREVIOUS_REFRESH_TOKEN, token_digest)
         if grant is None or grant.is_revoked():
             return None
         if grant.refresh_rotated_at and utcnow() - grant.refresh_rotated_at <= REFRESH_GRACE:

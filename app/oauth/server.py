@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask
 
@@ -24,13 +25,15 @@ REFRESH_TOKEN_PREFIX = "tdr_"
 ACCESS_TOKEN_LIFETIME = 3600
 
 
-def query_client(client_id: str) -> OAuthClient | None:
-    import sqlalchemy as sa
+# Built once: the token endpoint runs it on every call.
+_CLIENT_BY_ID = sa.select(OAuthClient).where(OAuthClient.client_id == sa.bindparam("client_id"))
 
+
+def query_client(client_id: str) -> OAuthClient | None:
     # PostgreSQL refuses NUL in a string parameter, so junk must not reach the query.
     if not client_id or len(client_id) > 64 or not client_id.isprintable():
         return None
-    return db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+    return db.session.scalar(_CLIENT_BY_ID, {"client_id": client_id})
 
 
 def save_token(token: dict, request) -> None:
