@@ -2,6 +2,7 @@
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, request
@@ -35,11 +36,11 @@ READ_ENGINE = "todo_action_read_engine"
 def init_read_engine(app: Flask) -> None:
     """A second engine on the app's database whose connections run in autocommit mode.
 
-    For single-statement reads on the hot path (the credential check on every API call):
-    through the session each one is a transaction, which on PostgreSQL costs three round
-    trips (BEGIN, the query, ROLLBACK) and a fourth for the pool's pre-ping. In autocommit it
-    is one. No pre-ping either: `read_first` retries once on a dropped connection instead.
-    Connections are made lazily, so a worker makes its own after gunicorn forks.
+    For single-statement reads on the hot path (the credential check on every API call, a
+    getTodos page): through the session each one is a transaction, which on PostgreSQL costs
+    three round trips (BEGIN, the query, ROLLBACK) and a fourth for the pool's pre-ping. In
+    autocommit it is one. No pre-ping either: `_read` retries once on a dropped connection
+    instead. Connections are made lazily, so a worker makes its own after gunicorn forks.
     """
     with app.app_context():
         engine = db.engine
@@ -54,15 +55,24 @@ def init_read_engine(app: Flask) -> None:
     sa.event.listen(engine, "engine_disposed", lambda _: read_engine.dispose())
 
 
-def read_first(statement: sa.Executable, params: dict) -> sa.Row | None:
+def read_first(statement: sa.Executable, params: dict | None = None) -> sa.Row | None:
     """The first row of a read-only statement, outside any transaction (see init_read_engine)."""
+    return _read(statement, params, sa.Result.first)
+
+
+def read_all(statement: sa.Executable, params: dict | None = None) -> list[sa.Row]:
+    """Every row of a read-only statement, outside any transaction (see init_read_engine)."""
+    return _read(statement, params, sa.Result.all)
+
+
+def _read(statement: sa.Executable, params: dict | None, fetch: Callable[[sa.Result], Any]):
     engine = current_app.extensions[READ_ENGINE]
     if engine is None:
-        return db.session.execute(statement, params).first()
+        return fetch(db.session.execute(statement, params))
     for attempt in (1, 2):
         try:
             with engine.connect() as connection:
-                return connection.execute(statement, params).first()
+                return fetch(connection.execute(statement, params))
         except sa.exc.DBAPIError as error:
             # A connection the server closed while idle (a PaaS database restarting, an idle
             # timeout): SQLAlchemy has invalidated it and the pool's others, so one retry gets
