@@ -4,6 +4,7 @@ Every PaaS this project deploys to (see README, Deploy) tells the app its port i
 Heroku and Render, its worker count in WEB_CONCURRENCY.
 """
 
+import gc
 import os
 import sys
 
@@ -53,3 +54,13 @@ def on_starting(server):
     except ConfigError as error:
         print(f"todo-action: {error}", file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def post_worker_init(worker):
+    """Leave the app's start-up objects out of garbage collection from now on.
+
+    The worker imports the app and its libraries before serving: about 140,000 objects that
+    live as long as it does. Without this, each full collection walks all of them again, a
+    pause of tens of milliseconds that lands on whichever request happens to trigger it.
+    """
+    gc.freeze()
