@@ -143,6 +143,11 @@ def error_response(code: int, message: str, **extra):
     return jsonify(body), code
 
 
+def wants_page() -> bool:
+    """Whether a person's browser asked, on one of the pages: errors are then a page, not JSON."""
+    return request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError):
@@ -162,7 +167,7 @@ def register_error_handlers(app: Flask) -> None:
         reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
         log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
         headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
-        if request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize":
+        if wants_page():
             page = render_template(
                 "error.html",
                 title="Temporarily unavailable",

@@ -20,7 +20,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 from limits import RateLimitItem, parse_many
 
-from app.errors import error_response
+from app.errors import error_response, wants_page
 
 
 class AppLimiter(Limiter):
@@ -96,7 +96,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(error: RateLimitExceeded):
         # Flask-Limiter adds Retry-After (and X-RateLimit-*) to this response after it is built.
-        if request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize":
+        if wants_page():
             body = render_template(
                 "error.html",
                 title="Too many attempts",
