@@ -77,11 +77,11 @@ def configure_app(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from app import ratelimit
     from app.errors import Api
-    from app.extensions import csrf, db, init_read_engine, migrate
+    from app.extensions import csrf, db, init_autocommit_engine, migrate
     from app.oauth import server as oauth_server
 
     db.init_app(app)
-    init_read_engine(app)
+    init_autocommit_engine(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead

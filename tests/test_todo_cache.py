@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Todo, User
+from app.models import Todo, User, utcnow
 from app.todos.cache import ResponseCache, list_cache
 from tests.account_helpers import make_account, make_key
 from tests.conftest import build_app
@@ -69,6 +69,31 @@ def test_a_change_made_with_the_models_outside_a_request_shows(app, client, ada)
         db.session.commit()
     listed = client.get("/todos", headers=auth).json["todos"]
     assert listed[0]["notes"] == "edited by a script"
+
+
+def test_a_change_made_in_plain_sql_shows(app, client, ada):
+    """An operator's console, a bulk import: no app code runs, the database's triggers do."""
+    user_id, auth = ada
+    client.post("/todos", json={"title": "kept"}, headers=auth)
+    assert titles(client, auth) == ["kept"]
+    statements = [
+        (
+            "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
+            " VALUES (:owner, 'typed in a console', '', false, :now, :now), "
+            "(:owner, 'and another', '', false, :now, :now)",
+            ["kept", "typed in a console", "and another"],
+        ),
+        (
+            "UPDATE todos SET done = true WHERE title = 'kept'",
+            ["typed in a console", "and another"],
+        ),
+        ("DELETE FROM todos WHERE title = 'and another'", ["typed in a console"]),
+    ]
+    for sql, expected in statements:
+        with app.app_context():
+            db.session.execute(sa.text(sql), {"owner": user_id, "now": utcnow()})
+            db.session.commit()
+        assert titles(client, auth) == expected
 
 
 def test_another_users_list_is_never_served(app, client, ada):

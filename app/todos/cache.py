@@ -1,11 +1,12 @@
 """getTodos answers repeated reads from a per-worker cache of response bodies.
 
-Every flush that adds, changes or deletes a todo gives its owner a new random
-`users.todos_version` (the before_flush hook below), and the credential lookup in app.auth reads
-that version in the same query as the credential. A cached body is keyed by user, version and
-the query arguments, so it is served only while the list is exactly as it was when the body was
-made, on every worker and every instance, since the version lives in the database. Changes made
-outside the ORM (raw SQL on the todos table) must set a new version themselves.
+Any change to a user's todos gives the user a new random `users.todos_version`, in the same
+transaction: triggers on the todos table do it (migration 0004), so it holds for every way in,
+the API, the models, a Core statement or SQL typed in a console. The credential lookup in
+app.auth reads that version in the same query as the credential. A cached body is keyed by
+user, version and the query arguments, so it is served only while the list is exactly as it
+was when the body was made, on every worker and every instance, since the version lives in
+the database.
 
 A body is cached after it was computed from a version read before the list was: at worst it is
 newer than its key, never older.
@@ -16,14 +17,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
-from itertools import chain
 
-import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
-
-from app.models import Todo, User
-from app.models.user import new_list_version
 
 
 class ResponseCache:
@@ -62,25 +57,3 @@ def list_cache() -> ResponseCache:
         cache = ResponseCache(current_app.config["LIST_CACHE_BYTES"])
         current_app.extensions["todo_list_cache"] = cache
     return cache
-
-
-@sa.event.listens_for(Session, "before_flush")
-def _new_list_versions(session: Session, flush_context, instances) -> None:
-    owners = {
-        todo.owner_id
-        for todo in chain(session.new, session.dirty, session.deleted)
-        if isinstance(todo, Todo) and (todo in session.deleted or session.is_modified(todo))
-    }
-    owners.discard(None)
-    if owners:
-        session.execute(
-            _NEW_VERSION, [{"owner": owner, "version": new_list_version()} for owner in owners]
-        )
-
-
-# Built once: this runs in every flush that touches a todo.
-_NEW_VERSION = (
-    sa.update(User.__table__)
-    .where(User.__table__.c.id == sa.bindparam("owner"))
-    .values(todos_version=sa.bindparam("version"))
-)

@@ -50,11 +50,12 @@ def require_json_body():
             abort(415, message="Send the request body as JSON (Content-Type: application/json).")
 
 
-def _owned_todo_or_404(todo_id: int):
-    todo = service.get_todo(current_user_id(), todo_id) if todo_id <= TODO_ID_MAX else None
-    if todo is None:
+def _found_or_404(todo_id: int, operation):
+    """What `operation(owner_id, todo_id)` returns for one of the caller's todos, or a 404."""
+    found = operation(current_user_id(), todo_id) if todo_id <= TODO_ID_MAX else None
+    if not found:
         abort(404, message=f"No todo with id {todo_id}.")
-    return todo
+    return found
 
 
 def served_from_list_cache(view):
@@ -122,7 +123,7 @@ def get_todo(todo_id: int):
 
     Returns one of the user's todos by id.
     """
-    return _owned_todo_or_404(todo_id)
+    return _found_or_404(todo_id, service.get_todo)
 
 
 @blp.route(f"/todos/{TODO_ID}", methods=["PATCH"], parameters=[TODO_ID_PARAM])
@@ -135,7 +136,7 @@ def update_todo(data, todo_id: int):
     Changes the given fields of one of the user's todos (title, notes, done, due) and returns
     the todo. Set done to true to complete it.
     """
-    return service.update_todo(_owned_todo_or_404(todo_id), data)
+    return _found_or_404(todo_id, lambda owner, id_: service.update_todo(owner, id_, data))
 
 
 @blp.route(f"/todos/{TODO_ID}", methods=["DELETE"], parameters=[TODO_ID_PARAM])
@@ -146,4 +147,4 @@ def delete_todo(todo_id: int):
 
     Deletes one of the user's todos for good.
     """
-    service.delete_todo(_owned_todo_or_404(todo_id))
+    _found_or_404(todo_id, service.delete_todo)

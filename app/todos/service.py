@@ -8,8 +8,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from app.extensions import db, read_all
-from app.models import Todo
+from app.extensions import read_all, read_first, write_returning
+from app.models import Todo, utcnow
 
 # ChatGPT refuses responses of 100,000 characters or more. A page stops before its worst-case
 # serialised size passes this budget, whatever `limit` asked for.
@@ -43,6 +43,11 @@ def decode_cursor(cursor: str) -> int:
 _TODOS = Todo.__table__
 _TODO_KEYS = tuple(attr.key for attr in sa.inspect(Todo).column_attrs)
 _TODO_COLUMNS = tuple(attr.columns[0] for attr in sa.inspect(Todo).column_attrs)
+
+
+_OWNED_TODO = sa.select(*_TODO_COLUMNS).where(
+    _TODOS.c.id == sa.bindparam("id"), _TODOS.c.owner_id == sa.bindparam("owner")
+)
 
 
 def worst_case_chars(todo: dict) -> int:
@@ -89,39 +94,49 @@ def list_todos(
     return page, encode_cursor(page[-1]["id"]) if more and page else None
 
 
-def get_todo(owner_id: int, todo_id: int) -> Todo | None:
+def get_todo(owner_id: int, todo_id: int) -> dict | None:
     # Another owner's todo is indistinguishable from one that does not exist.
-    return db.session.scalar(sa.select(Todo).where(Todo.id == todo_id, Todo.owner_id == owner_id))
+    return _as_todo(read_first(_OWNED_TODO, {"owner": owner_id, "id": todo_id}))
 
 
-def add_todo(owner_id: int, data: dict) -> Todo:
-    todo = Todo(owner_id=owner_id, **data)
-    db.session.add(todo)
-    _commit_keeping_values()
+# Each change is one statement, committed on its own, that returns the todo as stored. The
+# owner's list version changes with it, in the same transaction, by the triggers of migration
+# 0004 (app/todos/cache.py). The statements are built once; the columns an insert or update
+# sets are the keys of its parameters.
+_INSERT = sa.insert(_TODOS).returning(*_TODO_COLUMNS)
+_UPDATE_OWNED = (
+    sa.update(_TODOS)
+    .where(_TODOS.c.id == sa.bindparam("todo_id"), _TODOS.c.owner_id == sa.bindparam("owner"))
+    .returning(*_TODO_COLUMNS)
+)
+_DELETE_OWNED = (
+    sa.delete(_TODOS)
+    .where(_TODOS.c.id == sa.bindparam("todo_id"), _TODOS.c.owner_id == sa.bindparam("owner"))
+    .returning(_TODOS.c.id)
+)
+
+
+def add_todo(owner_id: int, data: dict) -> dict:
+    now = utcnow()
+    values = {"notes": "", "done": False, "due": None, **data}
+    row = write_returning(
+        _INSERT, {**values, "owner_id": owner_id, "created_at": now, "updated_at": now}
+    )
+    todo = _as_todo(row)
+    assert todo is not None
     return todo
 
 
-def update_todo(todo: Todo, data: dict) -> Todo:
-    for field, value in data.items():
-        setattr(todo, field, value)
-    _commit_keeping_values()
-    return todo
+def update_todo(owner_id: int, todo_id: int, data: dict) -> dict | None:
+    """The todo with `data` applied, or None when the owner has no todo of that id."""
+    params = {**data, "updated_at": utcnow(), "todo_id": todo_id, "owner": owner_id}
+    return _as_todo(write_returning(_UPDATE_OWNED, params))
 
 
-def _commit_keeping_values() -> None:
-    """Commit without expiring the session's objects. A todo's attributes then hold exactly
-    what was written (the app sets every column; the database adds only the id, which the
-    insert returns), and expiring them would cost a query (three round trips on PostgreSQL)
-    to read the same values back for the response."""
-    session = db.session()
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = expire
+def delete_todo(owner_id: int, todo_id: int) -> bool:
+    """Whether the owner had a todo of that id, now deleted."""
+    return write_returning(_DELETE_OWNED, {"todo_id": todo_id, "owner": owner_id}) is not None
 
 
-def delete_todo(todo: Todo) -> None:
-    db.session.delete(todo)
-    db.session.commit()
+def _as_todo(row: sa.Row | None) -> dict | None:
+    return None if row is None else dict(zip(_TODO_KEYS, row, strict=True))
