@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app, render_template, request
@@ -22,17 +24,32 @@ from limits import RateLimitItem, parse_many
 
 from app.errors import error_response, wants_page
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 class AppLimiter(Limiter):
     def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True):
-        # Actions are limited by check_api_limit, per credential. Skipped here, before
-        # Flask-Limiter resolves the request's limits: that bookkeeping, even with nothing to
-        # count, was a tenth of a cached getTodos call.
-        if in_middleware:
-            view = current_app.view_functions.get(request.endpoint or "")
-            if getattr(view, "_required_scopes", None) is not None:
-                return
+        # Skipped before Flask-Limiter resolves the request's limits: that bookkeeping, even
+        # with nothing to count, was a tenth of a cached getTodos call and of a token refresh.
+        # Actions are limited by check_api_limit, per credential.
+        view = current_app.view_functions.get(request.endpoint or "")
+        if in_middleware and getattr(view, "_required_scopes", None) is not None:
+            return
+        limits_off = getattr(view, "_limits_off", None)
+        if limits_off is not None and limits_off():
+            return
         super()._check_request_limit(callable_name, in_middleware)
+
+
+def limits_off_when(predicate: Callable[[], bool]) -> Callable[[F], F]:
+    """Mark a view (above its @limiter.limit decorators) whose limits are all off when
+    `predicate()` is true, so that its requests skip Flask-Limiter altogether then."""
+
+    def decorator(view: F) -> F:
+        view._limits_off = predicate  # type: ignore[attr-defined]
+        return view
+
+    return decorator
 
 
 limiter = AppLimiter(key_func=get_remote_address, headers_enabled=True)

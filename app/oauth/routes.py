@@ -25,6 +25,7 @@ from app.oauth.server import authorization, query_client
 from app.ratelimit import (
     TOKEN_ENDPOINT_IP_LIMIT,
     limiter,
+    limits_off_when,
     token_client_key,
     token_limit,
     token_limit_off,
@@ -144,6 +145,7 @@ def authorize():
 
 @blp.post("/oauth/token")
 @no_csrf
+@limits_off_when(token_limit_off)
 @limiter.limit(token_limit, key_func=token_client_key, exempt_when=token_limit_off)
 @limiter.limit(TOKEN_ENDPOINT_IP_LIMIT, exempt_when=token_limit_off)
 def issue_token():
