@@ -32,7 +32,7 @@ from flask_smorest import abort
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.extensions import db, read_first
+from app.extensions import DirectQuery, db, read_first
 from app.models import (
     API_KEY_PREFIX,
     DEMO_USER_EMAIL,
@@ -141,8 +141,8 @@ _TOKEN_QUERY = (
     .join(User.__table__, _grants.user_id == _users.id)
     .where(_tokens.digest == sa.bindparam("digest"))
 )
-# Built once with a bound parameter, so SQLAlchemy's statement cache key is computed once too.
-_KEY_QUERY = _KEY_QUERY.where(_keys.digest == sa.bindparam("digest"))
+_KEY_QUERY = DirectQuery(_KEY_QUERY.where(_keys.digest == sa.bindparam("digest")))
+_TOKEN_QUERY = DirectQuery(_TOKEN_QUERY)
 
 
 def find_api_key(raw: str) -> Credential | None:

@@ -8,7 +8,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from app.extensions import read_all, read_first, write_returning
+from app.extensions import DirectQuery, read_all, read_first, write_returning
 from app.models import Todo, utcnow
 
 # ChatGPT refuses responses of 100,000 characters or more. A page stops before its worst-case
@@ -45,8 +45,10 @@ _TODO_KEYS = tuple(attr.key for attr in sa.inspect(Todo).column_attrs)
 _TODO_COLUMNS = tuple(attr.columns[0] for attr in sa.inspect(Todo).column_attrs)
 
 
-_OWNED_TODO = sa.select(*_TODO_COLUMNS).where(
-    _TODOS.c.id == sa.bindparam("id"), _TODOS.c.owner_id == sa.bindparam("owner")
+_OWNED_TODO = DirectQuery(
+    sa.select(*_TODO_COLUMNS).where(
+        _TODOS.c.id == sa.bindparam("id"), _TODOS.c.owner_id == sa.bindparam("owner")
+    )
 )
 
 
