@@ -7,7 +7,7 @@ todos through the app's models, start gunicorn (deploy/gunicorn.conf.py, its wor
 sign in over HTTP (log-in, consent, code exchange) for the access and refresh tokens, capture
 getTodos' response and serve those bytes from a bare Flask app under the same gunicorn config.
 Then measure, one after another (the two pairs that targets compare as ratios, bare and getTodos,
-getTodos-10 and getTodos-100k, alternately in --rounds rounds):
+getTodos-10 and getTodos-100k, alternately in --rounds short rounds):
 
 - bare: the bare app's GET /todos;
 - getTodos: GET /todos with the token of a user with 50 open todos, as deployed: repeated
@@ -312,13 +312,14 @@ def interleaved(
     """Two measurements taken alternately, `rounds` times each, and pooled.
 
     The targets compare them as a ratio; on a shared machine the load from elsewhere changes
-    over seconds, and alternating exposes both to the same changes.
+    over seconds, and alternating in short rounds exposes both to the same changes.
     """
     taken: tuple[list[Measurement], list[Measurement]] = ([], [])
     for n in range(rounds):
         for template, into in zip(pair, taken, strict=True):
             m = replace(template, name=f"{template.name} (round {n + 1})")
-            measure(m, duration, connections, threads, warmup)
+            # Warmed up once; after that the servers are as warm as they get.
+            measure(m, duration, connections, threads, warmup if n == 0 else 0)
             into.append(m)
     return pooled(pair[0], taken[0]), pooled(pair[1], taken[1])
 
@@ -471,13 +472,14 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
             }
         )
         timing = (args.duration, args.connections, args.threads, args.warmup)
+        paired = (args.round_duration, args.connections, args.threads, args.warmup)
         bare_m, get_m = interleaved(
             (
                 Measurement("bare", bare, "/todos", {}),
                 Measurement("getTodos", app, "/todos", bearer(READER)),
             ),
             args.rounds,
-            *timing,
+            *paired,
         )
         uncached_m = Measurement("getTodos-uncached", uncached, "/todos", bearer(READER))
         measure(uncached_m, *timing)
@@ -487,7 +489,7 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
                 Measurement("getTodos-100k", uncached, SAME_PAGE, bearer(BIG)),
             ),
             args.rounds,
-            *timing,
+            *paired,
         )
         measurements = [
             Measurement("spec", app, "/openapi.json", {}),
@@ -579,7 +581,8 @@ def markdown(runs: list[dict], args: argparse.Namespace) -> str:
     lines = [
         f"{args.connections} connections, {args.threads} wrk threads, {args.duration:g} s per "
         f"measurement; bare and getTodos, and getTodos-10 and -100k, alternately in "
-        f"{args.rounds} rounds each, pooled (req/s over all rounds, median p50, worst p99).",
+        f"{args.rounds} rounds of {args.round_duration:g} s each, pooled (req/s over all rounds, "
+        "median p50, worst p99).",
         "",
         "| database | measurement | req/s | p50 ms | p99 ms | worker CPU ms/req | non-2xx "
         "| max worker RSS MB |",
@@ -621,13 +624,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each, unrecorded")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of each compared pair")
+    parser.add_argument("--rounds", type=int, default=8, help="alternations of each compared pair")
+    parser.add_argument(
+        "--round-duration", type=float, default=4.0, help="seconds per round of a compared pair"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.round_duration <= 0 or args.duration <= 0:
+        parser.error("--duration and --round-duration must be above 0")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install -y wrk)")
 
