@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Todo, User, utcnow
 from app.todos.cache import ResponseCache, list_cache
 from tests.account_helpers import make_account, make_key
-from tests.conftest import build_app
+from tests.conftest import TEST_DATABASE_URL, build_app
 from tests.factories import make_todo
 
 
@@ -187,3 +187,45 @@ def test_a_very_long_query_is_answered_but_not_kept(app, client, ada):
         assert [t["title"] for t in response.json["todos"]] == ["milk"], response.json
     with app.app_context():
         assert len(list_cache()._bodies) == 1  # the short query only
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)"
+)
+def test_one_transaction_gives_the_owner_one_new_version_however_many_statements(app, client, ada):
+    """A bulk load one statement at a time must not update the owner's row per statement:
+    PostgreSQL slows down with every update of a row the transaction has updated already."""
+    user_id, auth = ada
+    assert titles(client, auth) == []
+    row = {"owner": user_id, "now": utcnow()}
+    insert = sa.text(
+        "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
+        " VALUES (:owner, :title, '', false, :now, :now)"
+    )
+    with app.app_context(), db.engine.begin() as conn:
+        for n in range(30):
+            conn.execute(insert, {**row, "title": f"loaded {n}"})
+        updates = conn.scalar(
+            sa.text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'users'")
+        )
+    assert updates == 1
+    assert len(titles(client, auth)) == 30
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)"
+)
+def test_a_new_version_undone_with_a_savepoint_is_made_again(app, client, ada):
+    user_id, auth = ada
+    assert titles(client, auth) == []
+    row = {"owner": user_id, "now": utcnow()}
+    insert = sa.text(
+        "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
+        " VALUES (:owner, :title, '', false, :now, :now)"
+    )
+    with app.app_context(), db.engine.begin() as conn:
+        savepoint = conn.begin_nested()
+        conn.execute(insert, {**row, "title": "undone"})
+        savepoint.rollback()
+        conn.execute(insert, {**row, "title": "kept"})
+    assert titles(client, auth) == ["kept"]
