@@ -189,6 +189,13 @@ def test_a_very_long_query_is_answered_but_not_kept(app, client, ada):
         assert len(list_cache()._bodies) == 1  # the short query only
 
 
+# One statement per todo, as a bulk load row by row (executemany) sends them.
+INSERT_TODO = sa.text(
+    "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
+    " VALUES (:owner, :title, '', false, :now, :now)"
+)
+
+
 @pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)"
 )
@@ -198,13 +205,9 @@ def test_one_transaction_gives_the_owner_one_new_version_however_many_statements
     user_id, auth = ada
     assert titles(client, auth) == []
     row = {"owner": user_id, "now": utcnow()}
-    insert = sa.text(
-        "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
-        " VALUES (:owner, :title, '', false, :now, :now)"
-    )
     with app.app_context(), db.engine.begin() as conn:
         for n in range(30):
-            conn.execute(insert, {**row, "title": f"loaded {n}"})
+            conn.execute(INSERT_TODO, {**row, "title": f"loaded {n}"})
         updates = conn.scalar(
             sa.text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'users'")
         )
@@ -219,13 +222,9 @@ def test_a_new_version_undone_with_a_savepoint_is_made_again(app, client, ada):
     user_id, auth = ada
     assert titles(client, auth) == []
     row = {"owner": user_id, "now": utcnow()}
-    insert = sa.text(
-        "INSERT INTO todos (owner_id, title, notes, done, created_at, updated_at)"
-        " VALUES (:owner, :title, '', false, :now, :now)"
-    )
     with app.app_context(), db.engine.begin() as conn:
         savepoint = conn.begin_nested()
-        conn.execute(insert, {**row, "title": "undone"})
+        conn.execute(INSERT_TODO, {**row, "title": "undone"})
         savepoint.rollback()
-        conn.execute(insert, {**row, "title": "kept"})
+        conn.execute(INSERT_TODO, {**row, "title": "kept"})
     assert titles(client, auth) == ["kept"]
