@@ -79,7 +79,7 @@ def read_all(statement: sa.Executable | DirectQuery, params: dict | None = None)
 
 
 class DirectQuery:
-    """A prebuilt SELECT that runs straight on the DBAPI cursor of the request's connection.
+    """A prebuilt SELECT that runs straight on the DBAPI cursor of the autocommit connection.
 
     For the reads every API call makes, the credential check above all: there SQLAlchemy's
     execution and result machinery cost more than the query (0.16 ms against 0.07 ms of CPU
@@ -92,11 +92,11 @@ class DirectQuery:
 
     def __init__(self, statement: sa.Select) -> None:
         self.statement = statement
-        self._plans: dict[str, tuple] = {}
+        self._plans: dict[tuple[str, str], tuple] = {}
 
     def run(self, connection: sa.Connection, params: dict | None, first: bool):
         dialect = connection.dialect
-        plan = self._plans.get(dialect.name) or self._plan(dialect)
+        plan = self._plans.get((dialect.name, dialect.driver)) or self._plan(dialect)
         sql, compiled, positions, bind_processors, result_processors = plan
         values = compiled.construct_params(params)
         for name, process in bind_processors:
@@ -110,14 +110,18 @@ class DirectQuery:
         cursor = cached[1]
         try:
             cursor.execute(sql, arguments)
-            rows = [cursor.fetchone()] if first else cursor.fetchall()
+            # Every row, even for `first`: on SQLite a statement left unfinished keeps its
+            # read snapshot open on this long-lived cursor.
+            rows = cursor.fetchall()
         except dialect.loaded_dbapi.Error:
             proxied.info.pop(_DIRECT_CURSOR, None)
             result = connection.execute(self.statement, params)
             return result.first() if first else result.all()
+        if first:
+            rows = rows[:1]
         if result_processors:
-            rows = [row if row is None else _processed(row, result_processors) for row in rows]
-        return rows[0] if first else rows
+            rows = [_processed(row, result_processors) for row in rows]
+        return (rows[0] if rows else None) if first else rows
 
     def _plan(self, dialect: sa.Dialect) -> tuple:
         compiled = self.statement.compile(dialect=dialect)
@@ -133,7 +137,7 @@ class DirectQuery:
                 result_processors.append((index, process))
         positions = compiled.positiontup if dialect.positional else None
         plan = (compiled.string, compiled, positions, bind_processors, result_processors)
-        self._plans[dialect.name] = plan
+        self._plans[dialect.name, dialect.driver] = plan
         return plan
 
 
