@@ -102,12 +102,12 @@ class DirectQuery:
         for name, process in bind_processors:
             values[name] = process(values[name])
         arguments = [values[name] for name in positions] if positions else values
+        # Kept in the connection's info, which SQLAlchemy clears when it replaces the
+        # connection.
         proxied = connection.connection
-        dbapi_connection = proxied.dbapi_connection
-        cached = proxied.info.get(_DIRECT_CURSOR)
-        if cached is None or cached[0] is not dbapi_connection:
-            cached = proxied.info[_DIRECT_CURSOR] = (dbapi_connection, dbapi_connection.cursor())
-        cursor = cached[1]
+        cursor = proxied.info.get(_DIRECT_CURSOR)
+        if cursor is None:
+            cursor = proxied.info[_DIRECT_CURSOR] = proxied.dbapi_connection.cursor()
         try:
             cursor.execute(sql, arguments)
             # Every row, even for `first`: on SQLite a statement left unfinished keeps its
@@ -115,8 +115,7 @@ class DirectQuery:
             rows = cursor.fetchall()
         except dialect.loaded_dbapi.Error:
             proxied.info.pop(_DIRECT_CURSOR, None)
-            result = connection.execute(self.statement, params)
-            return result.first() if first else result.all()
+            return _fetched(connection.execute(self.statement, params), first)
         if first:
             rows = rows[:1]
         if result_processors:
@@ -142,6 +141,10 @@ class DirectQuery:
 
 
 _DIRECT_CURSOR = "todo_action_direct_cursor"
+
+
+def _fetched(result: sa.Result, first: bool):
+    return result.first() if first else result.all()
 
 
 def _processed(row: tuple, processors: list) -> tuple:
@@ -207,16 +210,14 @@ def _read(statement: sa.Executable | DirectQuery, params: dict | None, first: bo
     if current_app.extensions[AUTOCOMMIT_ENGINE] is None:
         if isinstance(statement, DirectQuery):
             statement = statement.statement
-        result = db.session.execute(statement, params)
-        return result.first() if first else result.all()
+        return _fetched(db.session.execute(statement, params), first)
     for attempt in (1, 2):
         try:
             connection = _connection()
             if isinstance(statement, DirectQuery):
                 rows = statement.run(connection, params, first)
             else:
-                result = connection.execute(statement, params)
-                rows = result.first() if first else result.all()
+                rows = _fetched(connection.execute(statement, params), first)
         except sa.exc.DBAPIError as error:
             _release_connection()
             # A connection the server closed while idle (a PaaS database restarting, an idle
