@@ -11,6 +11,8 @@ from flask import Blueprint, Flask, current_app, g, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from app.models.base import Base
 
@@ -30,6 +32,33 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+        dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+class casefolded(FunctionElement):
+    """Text in one case, for matching that ignores case in any script.
+
+    SQLite's own lower() changes only ASCII letters, so "ÉCOLE" would not match "école";
+    there it is the casefold() registered on every connection above, elsewhere lower().
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "casefolded"
+
+
+@compiles(casefolded)
+def _lower(element: casefolded, compiler, **kw) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefolded, "sqlite")
+def _sqlite_casefold(element: casefolded, compiler, **kw) -> str:
+    return f"casefold({compiler.process(element.clauses, **kw)})"
 
 
 AUTOCOMMIT_ENGINE = "todo_action_autocommit_engine"

@@ -119,10 +119,14 @@ def test_status_filter(client, status, expected):
         ("e_c", ["snake_case"]),
         ("/", ["either/or"]),
         ("\\", ["back\\slash"]),
+        ("brûlée", ["Crème BRÛLÉE"]),
+        ("МОЛОКО", ["Купить молоко"]),
         ("nothing like this", []),
     ],
 )
-def test_q_searches_title_and_notes_case_insensitively_with_literal_wildcards(client, q, expected):
+def test_q_searches_title_and_notes_ignoring_case_in_any_script_with_literal_wildcards(
+    client, q, expected
+):
     for title, notes in [
         ("Buy milk", ""),
         ("Oat MILK", ""),
@@ -133,6 +137,8 @@ def test_q_searches_title_and_notes_case_insensitively_with_literal_wildcards(cl
         ("snakeXcase", ""),
         ("either/or", ""),
         ("back\\slash", ""),
+        ("Crème BRÛLÉE", ""),
+        ("Купить молоко", ""),
     ]:
         client.post("/todos", json={"title": title, "notes": notes})
 

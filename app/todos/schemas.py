@@ -184,7 +184,9 @@ class TodoQueryArgsSchema(ma.Schema):
     )
     q = fields.String(
         validate=[validate.Length(min=1, max=QUERY_MAX), _no_control_chars(set())],
-        metadata={"description": "Only todos whose title or notes contain this text."},
+        metadata={
+            "description": "Only todos whose title or notes contain this text, ignoring case."
+        },
     )
     due_before = fields.Date(
         metadata={"description": "Only todos due before this date (YYYY-MM-DD)."}

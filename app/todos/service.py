@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date
 
 import sqlalchemy as sa
 
-from app.extensions import DirectQuery, read_all, read_first, write_returning
+from app.extensions import DirectQuery, casefolded, read_all, read_first, write_returning
 from app.models import Todo, utcnow
 
 # ChatGPT refuses responses of 100,000 characters or more. A page stops before its worst-case
@@ -16,6 +17,9 @@ from app.models import Todo, utcnow
 RESPONSE_CHAR_BUDGET = 90_000
 # Ids, flags, dates and key names of one todo, with room to spare.
 _TODO_FIXED_CHARS = 300
+
+
+_LIKE_SPECIAL = re.compile(r"[/%_]")
 
 
 class BadCursor(ValueError):
@@ -73,8 +77,10 @@ def list_todos(
     if status != "all":
         query = query.where(c.done == (status == "done"))
     if q:
+        # q is literal text: LIKE's wildcards in it are escaped, as autoescape would.
+        pattern = casefolded(sa.literal(_LIKE_SPECIAL.sub(r"/\g<0>", q), sa.String))
         query = query.where(
-            sa.or_(c.title.icontains(q, autoescape=True), c.notes.icontains(q, autoescape=True))
+            sa.or_(*(casefolded(col).contains(pattern, escape="/") for col in (c.title, c.notes)))
         )
     if due_before is not None:
         query = query.where(c.due < due_before)
