@@ -22,7 +22,10 @@ getTodos-10 and getTodos-100k, alternately in --rounds short rounds):
 - token: the refresh_token grant with client_secret_post (TOKEN_RATE_LIMIT=off);
 - spec: GET /openapi.json.
 
-Prints a markdown table and PASS/FAIL per target; exits 1 if any target fails.
+Prints a markdown table and PASS/FAIL per target; exits 1 if any target fails. The targets are
+getTodos': its share of the bare app's req/s, its p99, how it scales from 10 to 100,000 todos,
+and worker RSS. The other endpoints' p99 is set against the same 25 ms and printed as within or
+over it, without failing the run.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ TARGET_RATIO = 0.5
 TARGET_P99_MS = 25.0
 TARGET_SCALING = 1.5
 TARGET_RSS_MB = 120.0
-P99_TARGETED = ("getTodos", "addTodo", "token", "spec")
+# Compared with TARGET_P99_MS and reported, not targets: see docs/performance.md, Targets.
+P99_REPORTED = ("addTodo", "token", "spec")
 
 
 def free_port() -> int:
@@ -549,11 +553,8 @@ def targets(run_: dict) -> list[tuple[str, bool, str]]:
             f"{ratio:.0%}; rounds {', '.join(f'{r:.0%}' for r in ratios)}",
         )
     )
-    for name in P99_TARGETED:
-        m = by[name]
-        out.append(
-            (f"{name} p99 <= {TARGET_P99_MS:g} ms", m.p99_ms <= TARGET_P99_MS, f"{m.p99_ms:.1f} ms")
-        )
+    p99 = by["getTodos"].p99_ms
+    out.append((f"getTodos p99 <= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS, f"{p99:.1f} ms"))
     scalings = round_ratios(by["getTodos-100k"], by["getTodos-10"], "p50")
     scaling = statistics.median(scalings)
     out.append(
@@ -575,6 +576,18 @@ def targets(run_: dict) -> list[tuple[str, bool, str]]:
                 )
             )
     return out
+
+
+def reported(run_: dict) -> list[tuple[str, bool, str]]:
+    by = {m.name: m for m in run_["measurements"]}
+    return [
+        (
+            f"{name} p99 <= {TARGET_P99_MS:g} ms",
+            by[name].p99_ms <= TARGET_P99_MS,
+            f"{by[name].p99_ms:.1f} ms",
+        )
+        for name in P99_REPORTED
+    ]
 
 
 def markdown(runs: list[dict], args: argparse.Namespace) -> str:
@@ -600,6 +613,14 @@ def markdown(runs: list[dict], args: argparse.Namespace) -> str:
     for run_ in runs:
         for name, ok, detail in targets(run_):
             lines.append(f"| {run_['db']} | {name} | {'PASS' if ok else 'FAIL'} | {detail} |")
+    lines += [
+        "",
+        "| database | reported, not a target | result | measured |",
+        "| --- | --- | --- | --- |",
+    ]
+    for run_ in runs:
+        for name, ok, detail in reported(run_):
+            lines.append(f"| {run_['db']} | {name} | {'within' if ok else 'over'} | {detail} |")
     return "\n".join(lines)
 
 
@@ -648,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(table + "\n", encoding="utf-8")
     failed = [(run_["db"], name) for run_ in runs for name, ok, _ in targets(run_) if not ok]
+    for run_ in runs:
+        for name, ok, detail in reported(run_):
+            if not ok:
+                print(f"over, not a target [{run_['db']}] {name}: {detail}")
     for db, name in failed:
         print(f"FAIL [{db}] {name}")
     print("bench: " + ("FAIL" if failed else "PASS"))
