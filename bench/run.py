@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -329,7 +330,8 @@ def interleaved(
 
 
 def pooled(template: Measurement, rounds: list[Measurement]) -> Measurement:
-    """Rounds as one measurement: their requests over their time, the median p50, the worst p99."""
+    """Rounds as one measurement: their requests over their time, the median p50, and the p99
+    of all their requests together."""
     m = replace(template, rounds=rounds)
     results = [r.result for r in rounds]
     requests = sum(r["requests"] for r in results)
@@ -338,12 +340,38 @@ def pooled(template: Measurement, rounds: list[Measurement]) -> Measurement:
         "requests": requests,
         "duration_us": sum(r["duration_us"] for r in results),
         "p50_us": statistics.median(r["p50_us"] for r in results),
-        "p99_us": max(r["p99_us"] for r in results),
+        "p99_us": pooled_p99_us(results),
+        "round_p99_us": [r["p99_us"] for r in results],
         "errors_status": sum(r["errors_status"] for r in results),
     }
     m.cpu_ms = sum(r.cpu_ms * r.result["requests"] for r in rounds) / max(1, requests)
     m.rss_mb = max(r.rss_mb for r in rounds)
     return m
+
+
+TAIL_STEP = 0.05  # percent between the tail percentiles bench/wrk.lua prints, from 90 to 100
+
+
+def pooled_p99_us(results: list[dict]) -> int:
+    """The least latency at or below which 99% of all the rounds' requests fall.
+
+    What one measurement as long as the rounds together would report as its p99; the worst of
+    the rounds' own p99s, used before, is nearer a p99.9, and one slow round on a shared
+    machine decided it. Each round's share of requests at or below a latency is read off its
+    tail percentiles (bench/wrk.lua), rounded down to the step, so the answer errs high, never
+    low.
+    """
+    total = sum(r["requests"] for r in results)
+
+    def share_at_most(result: dict, latency_us: int) -> float:
+        below = bisect_right(result["tail_us"], latency_us)
+        # Under a round's p90 its share is counted as none: again erring high.
+        return 0.0 if below == 0 else (90 + (below - 1) * TAIL_STEP) / 100
+
+    for latency_us in sorted({v for r in results for v in r["tail_us"]}):
+        if sum(r["requests"] * share_at_most(r, latency_us) for r in results) >= 0.99 * total:
+            return latency_us
+    return max(r["max_us"] for r in results)
 
 
 def round_ratios(numerator: Measurement, denominator: Measurement, by: str) -> list[float]:
@@ -553,8 +581,15 @@ def targets(run_: dict) -> list[tuple[str, bool, str]]:
             f"{ratio:.0%}; rounds {', '.join(f'{r:.0%}' for r in ratios)}",
         )
     )
-    p99 = by["getTodos"].p99_ms
-    out.append((f"getTodos p99 <= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS, f"{p99:.1f} ms"))
+    get = by["getTodos"]
+    rounds = ", ".join(f"{us / 1000:.1f}" for us in get.result["round_p99_us"])
+    out.append(
+        (
+            f"getTodos p99 <= {TARGET_P99_MS:g} ms (all rounds' requests)",
+            get.p99_ms <= TARGET_P99_MS,
+            f"{get.p99_ms:.1f} ms; rounds' own p99 {rounds} ms",
+        )
+    )
     scalings = round_ratios(by["getTodos-100k"], by["getTodos-10"], "p50")
     scaling = statistics.median(scalings)
     out.append(
@@ -595,7 +630,7 @@ def markdown(runs: list[dict], args: argparse.Namespace) -> str:
         f"{args.connections} connections, {args.threads} wrk threads, {args.duration:g} s per "
         f"measurement; bare and getTodos, and getTodos-10 and -100k, alternately in "
         f"{args.rounds} rounds of {args.round_duration:g} s each, pooled (req/s over all rounds, "
-        "median p50, worst p99).",
+        "median p50, p99 of all their requests).",
         "",
         "| database | measurement | req/s | p50 ms | p99 ms | worker CPU ms/req | non-2xx "
         "| max worker RSS MB |",
