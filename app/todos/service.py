@@ -131,7 +131,7 @@ def add_todo(owner_id: int, data: dict) -> dict:
         _INSERT, {**values, "owner_id": owner_id, "created_at": now, "updated_at": now}
     )
     # An INSERT ... RETURNING always returns its row.
-    return dict(zip(_TODO_KEYS, row, strict=True))  # type: ignore[arg-type]
+    return _as_todo(row)  # type: ignore[return-value]
 
 
 def update_todo(owner_id: int, todo_id: int, data: dict) -> dict | None:
