@@ -54,7 +54,8 @@ def upgrade():
                 'EXECUTE FUNCTION todos_new_list_version()'
             )
     else:
-        # SQLite has row-level triggers only; random() is 64 bits, kept to 62 as above.
+        # SQLite has row-level triggers only; random() is 64 bits, kept to the 62 of
+        # app.models.user.new_list_version, so a version is never negative.
         for event in EVENTS:
             row = 'OLD' if event == 'delete' else 'NEW'
             op.execute(
