@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import cached_property
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,6 @@ from app.config import database_uri, environ_with_overrides, load_config
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class App(Flask):
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        # Flask asks `inspect` whether each view and hook is async, a dozen times a request;
-        # the answer for a function never changes.
-        try:
-            is_sync = self._sync_functions[func]
-        except KeyError:
-            is_sync = self._sync_functions[func] = super().ensure_sync(func) is func
-        return func if is_sync else super().ensure_sync(func)
-
-    @cached_property
-    def _sync_functions(self) -> dict[Callable[..., Any], bool]:
-        return {}
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from the environment, or from `test_config` alone when one is given.
 
@@ -41,7 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     any raw Flask config keys; the real environment is then not read at all.
     """
     environ, overrides = environ_with_overrides(test_config)
-    app = App(__name__, instance_path=str(REPO_ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(REPO_ROOT / "instance"))
     app.config.from_mapping(load_config(environ))
     app.config.update(overrides)
 
@@ -75,40 +59,28 @@ def configure_app(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import ratelimit
     from app.errors import Api
-    from app.extensions import csrf, db, init_autocommit_engine, migrate
+    from app.extensions import csrf, db, init_db, migrate
     from app.oauth import server as oauth_server
+    from app.ratelimit import limiter
 
-    db.init_app(app)
-    init_autocommit_engine(app)
+    init_db(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session instead
     csrf.init_app(app)
     oauth_server.init_app(app)
-    ratelimit.init_app(app)
-
+    limiter.init_app(app)
     # One Api per app: it holds the app's spec, and tests build many apps in one process.
-    app.config.update(
-        API_TITLE="TODO Action",
-        API_VERSION="1.0.0",
-        OPENAPI_VERSION="3.1.0",
-        OPENAPI_URL_PREFIX="/",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
-    )
     app.extensions["todo_action_api"] = Api(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import accounts, admin, oauth, todos, web
+    from app import accounts, admin, oauth, web
+    from app.resources import RESOURCES
 
     api = app.extensions["todo_action_api"]
     # Action resources: each becomes a tag and its operations in the published spec.
-    for module in (todos,):
-        api.register_blueprint(module.blp)
+    for resource in RESOURCES:
+        api.register_blueprint(resource.blueprint)
     # Pages and protocol endpoints: kept out of the spec.
     for module in (web, accounts, oauth, admin):
         app.register_blueprint(module.blp)

@@ -1,38 +1,41 @@
-"""Who is calling: the single seam between credentials and the resource code.
+"""Who is calling: the one seam between credentials and the resource code.
 
-Resource views are wrapped by `authenticate(*scopes)` (through `app.apidoc.action`); inside
-them `current_user()` is the caller. A credential always acts as its owner, whatever
-ACTION_AUTH says; ACTION_AUTH only decides what a request *without* one gets: the shared demo
-user in `none` mode, 401 otherwise.
+Operations are wrapped by `protected(scopes)` (app/operations.py does it for every declared
+operation); work functions are handed `current_user()`. It is Authlib's resource protector
+with one validator per credential kind:
 
-Credentials, in every form the GPT editor can send them:
-- `Authorization: Bearer <OAuth access token | API key>`;
-- `<API_KEY_HEADER>: <API key>` (the editor's "Custom" API key type; default X-API-Key);
-- `Authorization: Basic <value>` where value is the API key itself or base64 of `key`,
-  `key:` or `anything:key` (the editor sends Basic values as pasted).
+- an OAuth access token: `Authorization: Bearer <token>`;
+- an API key, in every form the GPT editor can send one: `Authorization: Bearer <key>`,
+  `<API_KEY_HEADER>: <key>` (the editor's "Custom" type; default X-API-Key), or
+  `Authorization: Basic <value>` where value is the key itself or base64 of `key`, `key:` or
+  `anything:key` (the editor sends Basic values as pasted).
+
+A credential always acts as its owner, whatever ACTION_AUTH says; ACTION_AUTH only decides
+what a request *without* one gets: the shared demo user in `none` mode, 401 otherwise.
+Authlib's `current_token` is the validated credential (an AccessToken or an ApiKey).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from functools import wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from authlib.integrations.flask_oauth2 import ResourceProtector as FlaskResourceProtector
+from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_smorest import abort
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 
-from app.extensions import DirectQuery, db, read_first
+from app.extensions import db
 from app.models import (
     API_KEY_PREFIX,
     DEMO_USER_EMAIL,
@@ -42,134 +45,61 @@ from app.models import (
     User,
     utcnow,
 )
-from app.ratelimit import check_api_limit
+from app.ratelimit import api_limit, api_limit_off, limiter
 from app.secrets_util import digest
 
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F", bound=Callable[..., Any])
 
-SCOPE_READ = "todos:read"
-SCOPE_WRITE = "todos:write"
-SCOPES = {
-    SCOPE_READ: "See your todos",
-    SCOPE_WRITE: "Add, change and delete your todos",
-}
 REALM = "todo-action"
 # last_used_at is a hint for the account page, not an audit log: one write a minute at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_CREDENTIAL_LENGTH = 512
 
-
-def current_user() -> User:
-    """The caller, loaded on first use: most operations need only `current_user_id()`."""
-    user = g.get("current_user")
-    if user is None:
-        user = g.current_user = db.session.get(User, g.current_user_id)
-    return user
-
-
-def current_user_id() -> int:
-    return g.current_user_id
-
-
-def demo_user() -> User:
-    """The built-in user whose list everyone without credentials shares in `none` mode."""
-    query = sa.select(User).where(User.email == DEMO_USER_EMAIL)
-    user = db.session.scalar(query)
-    if user is not None:
-        return user
-    # Made once, in a transaction of its own: it is part of the installation, not of the
-    # request that happened to need it first, so a failing request does not take it along.
-    # ON CONFLICT DO NOTHING settles a race between workers without an error.
-    insert = (sqlite_insert if db.engine.dialect.name == "sqlite" else pg_insert)(User)
-    with db.engine.begin() as connection:
-        connection.execute(
-            insert.values(
-                email=DEMO_USER_EMAIL, is_demo=True, is_admin=False, created_at=utcnow()
-            ).on_conflict_do_nothing()
-        )
-    return db.session.scalar(query)
-
-
-@dataclass(frozen=True)
-class Credential:
-    """What a request needs to know of a presented API key or access token; no ORM objects,
-    since this is read on every API call."""
-
-    kind: str  # "key" or "grant"
-    id: int  # the API key's id, or the grant's: what rate limits count against
-    user_id: int
-    scope: str
-    expires_at: datetime | None
-    revoked: bool
-    todos_version: int  # for the getTodos cache (app/todos/cache.py)
-    last_used_at: datetime | None = None
-
-    # What Authlib's resource protector asks of a token.
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= utcnow()
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-
-# Plain column queries: they run on every API call, and ORM entities cost more to build.
-_keys, _users = ApiKey.__table__.c, User.__table__.c
-_KEY_QUERY = sa.select(
-    _keys.id,
-    _keys.user_id,
-    _keys.scope,
-    _keys.expires_at,
-    _keys.revoked_at,
-    _users.todos_version,
-    _keys.last_used_at,
-).join_from(ApiKey.__table__, User.__table__, _keys.user_id == _users.id)
-_tokens, _grants = AccessToken.__table__.c, OAuthGrant.__table__.c
-_TOKEN_QUERY = (
-    sa.select(
-        _grants.id,
-        _grants.user_id,
-        _tokens.scope,
-        _tokens.expires_at,
-        _tokens.revoked_at,
-        _grants.revoked_at,
-        _users.todos_version,
-    )
-    .join_from(AccessToken.__table__, OAuthGrant.__table__, _tokens.grant_pk == _grants.id)
-    .join(User.__table__, _grants.user_id == _users.id)
-    .where(_tokens.digest == sa.bindparam("digest"))
+# Built once: every API call runs one of these, and a statement made per call costs more CPU
+# than the database spends on it. Each loads the credential and its user in one query.
+_ACCESS_TOKEN = (
+    sa.select(AccessToken)
+    .options(joinedload(AccessToken.grant).joinedload(OAuthGrant.user))
+    .options(joinedload(AccessToken.grant).lazyload(OAuthGrant.client))
+    .where(AccessToken.digest == sa.bindparam("digest"))
 )
-_KEY_QUERY = DirectQuery(_KEY_QUERY.where(_keys.digest == sa.bindparam("digest")))
-_TOKEN_QUERY = DirectQuery(_TOKEN_QUERY)
+_API_KEY = sa.select(ApiKey).where(ApiKey.digest == sa.bindparam("digest"))
+_DEMO_USER = sa.select(User).where(User.email == DEMO_USER_EMAIL)
 
 
-def find_api_key(raw: str) -> Credential | None:
+class AccessTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        if len(token_string) > MAX_CREDENTIAL_LENGTH:
+            return None
+        return db.session.scalar(_ACCESS_TOKEN, {"digest": digest(token_string)})
+
+
+class ApiKeyValidator(BearerTokenValidator):
+    """API keys, as Bearer or in the custom header: chosen by the key's prefix or the header
+    (see CredentialProtector), not by an Authorization scheme of their own."""
+
+    TOKEN_TYPE = "api-key"
+
+    def authenticate_token(self, token_string: str) -> ApiKey | None:
+        return find_api_key(token_string)
+
+
+class BasicApiKeyValidator(ApiKeyValidator):
+    TOKEN_TYPE = "basic"
+
+    def authenticate_token(self, token_string: str) -> ApiKey | None:
+        for candidate in basic_candidates(token_string):
+            key = find_api_key(candidate)
+            if key is not None:
+                return key
+        return None
+
+
+def find_api_key(raw: str) -> ApiKey | None:
+    raw = raw.strip()
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > MAX_CREDENTIAL_LENGTH:
         return None
-    row = read_first(_KEY_QUERY, {"digest": digest(raw)})
-    if row is None:
-        return None
-    key_id, user_id, scope, expires_at, revoked_at, version, last_used_at = row
-    revoked = revoked_at is not None
-    return Credential("key", key_id, user_id, scope, expires_at, revoked, version, last_used_at)
-
-
-def find_credential(raw: str) -> Credential | None:
-    """An API key or an OAuth access token, told apart by their prefixes: one indexed
-    digest lookup either way."""
-    raw = raw.strip()
-    if not raw or len(raw) > MAX_CREDENTIAL_LENGTH:
-        return None
-    if raw.startswith(API_KEY_PREFIX):
-        return find_api_key(raw)
-    row = read_first(_TOKEN_QUERY, {"digest": digest(raw)})
-    if row is None:
-        return None
-    grant_id, user_id, scope, expires_at, revoked_at, grant_revoked_at, version = row
-    revoked = revoked_at is not None or grant_revoked_at is not None
-    return Credential("grant", grant_id, user_id, scope, expires_at, revoked, version)
+    return db.session.scalar(_API_KEY, {"digest": digest(raw)})
 
 
 def basic_candidates(value: str) -> list[str]:
@@ -187,33 +117,21 @@ def basic_candidates(value: str) -> list[str]:
     return [c for c in (password, username) if c.startswith(API_KEY_PREFIX)]
 
 
-class CredentialValidator(BearerTokenValidator):
-    TOKEN_TYPE = "bearer"
+class CredentialProtector(ResourceProtector):
+    def parse_request_authorization(self, request):
+        # The custom API key header first: a GPT in "Custom" mode sends only that.
+        name = current_app.config["API_KEY_HEADER"]
+        value = request.headers.get(name)
+        if value is not None and not (name.lower() == "authorization" and " " in value.strip()):
+            return self.get_token_validator(ApiKeyValidator.TOKEN_TYPE), value
+        validator, token_string = super().parse_request_authorization(request)
+        if validator.TOKEN_TYPE == "bearer" and token_string.strip().startswith(API_KEY_PREFIX):
+            return self.get_token_validator(ApiKeyValidator.TOKEN_TYPE), token_string
+        return validator, token_string
 
-    def authenticate_token(self, token_string: str):
-        return find_credential(token_string)
-
-
-class BasicKeyValidator(BearerTokenValidator):
-    TOKEN_TYPE = "basic"
-
-    def authenticate_token(self, token_string: str):
-        for candidate in basic_candidates(token_string):
-            key = find_api_key(candidate)
-            if key is not None:
-                return key
-        return None
-
-
-class ResourceProtector(FlaskResourceProtector):
-    def acquire_token(self, scopes=None, **kwargs):
-        # Authlib's version wraps the request in an OAuth2Request first, which builds its URL,
-        # form and args; the validators here read only the Authorization header, and this
-        # runs on every API call.
-        return self.validate_request(scopes, request, **kwargs)
-
-    def raise_error_response(self, error, scopes: tuple[str, ...] = ()):
-        # Our error envelope, keeping Authlib's WWW-Authenticate (flask-smorest would drop it).
+    def raise_error_response(self, error: OAuth2Error, scopes: Iterable[str] = ()):
+        # The API's error envelope, keeping Authlib's WWW-Authenticate (flask-smorest's
+        # handler would drop it).
         headers = {k: v for k, v in error.get_headers() if k.lower() == "www-authenticate"}
         if error.error == "insufficient_scope" and not headers:
             # Authlib sends no challenge with its 403; RFC 6750 3.1 wants one naming the scope,
@@ -232,74 +150,86 @@ class ResourceProtector(FlaskResourceProtector):
         abort(error.status_code, message=message, headers=headers)
 
 
-require_credential = ResourceProtector()
-require_credential.register_token_validator(CredentialValidator(realm=REALM))
-require_credential.register_token_validator(BasicKeyValidator(realm=REALM))
+require_credential = CredentialProtector()
+# The first validator registered names the scheme of the 401's challenge.
+require_credential.register_token_validator(AccessTokenValidator(realm=REALM))
+require_credential.register_token_validator(ApiKeyValidator(realm=REALM))
+require_credential.register_token_validator(BasicApiKeyValidator(realm=REALM))
 
 
-def _custom_header_credential() -> str | None:
-    name = current_app.config["API_KEY_HEADER"]
-    value = request.headers.get(name)
-    if value is None:
-        return None
-    if name.lower() == "authorization" and " " in value.strip():
-        return None  # a scheme-prefixed Authorization header: the protector reads it
-    return value.strip()
+def protected(scopes: Iterable[str]) -> Callable[[F], F]:
+    """Check the caller's credential for `scopes`, then count the call against its limit.
 
-
-def _resolve(scopes: tuple[str, ...]):
-    """The credential of this request, validated for `scopes`, or None without one."""
+    In `none` mode, and for an operation that declares no scopes (one that needs no
+    credential), a request without a credential goes on as the demo user; one with a
+    credential is checked as in any mode.
+    """
+    scopes = tuple(scopes)
     required = [" ".join(scopes)] if scopes else None
-    raw = _custom_header_credential()
-    if raw is not None:
-        validator = require_credential.get_token_validator("bearer")
-        key = find_api_key(raw)
-        try:
-            validator.validate_token(key, required, request)
-        except OAuth2Error as error:
-            require_credential.raise_error_response(error, scopes)
-        return key
-    if not request.headers.get("Authorization"):
-        return None
-    try:
-        return require_credential.acquire_token(required)
-    except OAuth2Error as error:
-        require_credential.raise_error_response(error, scopes)
-
-
-def _touch(key: Credential) -> None:
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        db.session.execute(sa.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        db.session.commit()
-
-
-def authenticate(*scopes: str) -> Callable[[F], F]:
-    """Resolve the caller before the view runs (and before its arguments are parsed)."""
 
     def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            credential = _resolve(scopes)
-            if credential is None:
-                if current_app.config["ACTION_AUTH"] != "none":
-                    require_credential.raise_error_response(
-                        MissingAuthorizationError("Bearer", REALM)
-                    )
-                g.current_user = demo_user()
-                g.current_user_id = g.current_user.id
-                g.todos_version = g.current_user.todos_version
-                g.credential_id = f"anon:{request.remote_addr}"
-            else:
-                if credential.kind == "key":
-                    _touch(credential)
-                g.current_user_id = credential.user_id
-                g.todos_version = credential.todos_version
-                g.credential_id = f"{credential.kind}:{credential.id}"
-            check_api_limit(g.credential_id)
-            return view(*args, **kwargs)
+        limited = limiter.shared_limit(
+            api_limit, scope="api", key_func=credential_key, exempt_when=api_limit_off
+        )(view)
 
-        wrapper._required_scopes = scopes
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                credential = require_credential.acquire_token(required)
+            except MissingAuthorizationError:
+                if scopes and current_app.config["ACTION_AUTH"] != "none":
+                    # Authlib names the scheme as registered, in lower case.
+                    missing = MissingAuthorizationError("Bearer", REALM)
+                    require_credential.raise_error_response(missing, scopes)
+            except OAuth2Error as error:
+                require_credential.raise_error_response(error, scopes)
+            else:
+                if isinstance(credential, ApiKey):
+                    _touch(credential)
+            return limited(*args, **kwargs)
+
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def current_user() -> User:
+    """The caller: the owner of the validated credential, or the demo user without one."""
+    if current_token:
+        return current_token.user
+    return demo_user()
+
+
+def credential_key() -> str:
+    """What the API's rate limit counts against: the API key, the OAuth grant (so a refreshed
+    token shares its limit), or the address of a caller without credentials."""
+    if isinstance(current_token._get_current_object(), ApiKey):
+        return f"key:{current_token.id}"
+    if current_token:
+        return f"grant:{current_token.grant_pk}"
+    return f"anon:{request.remote_addr}"
+
+
+def demo_user() -> User:
+    """The built-in user whose list everyone without credentials shares in `none` mode."""
+    user = db.session.scalar(_DEMO_USER)
+    if user is not None:
+        return user
+    # Made once, in a transaction of its own: it is part of the installation, not of the
+    # request that happened to need it first, so a failing request does not take it along.
+    # ON CONFLICT DO NOTHING settles a race between workers without an error.
+    insert = (sqlite_insert if db.engine.dialect.name == "sqlite" else pg_insert)(User)
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert.values(
+                email=DEMO_USER_EMAIL, is_demo=True, is_admin=False, created_at=utcnow()
+            ).on_conflict_do_nothing()
+        )
+    return db.session.scalar(_DEMO_USER)
+
+
+def _touch(key: ApiKey) -> None:
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        db.session.commit()

@@ -35,6 +35,8 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 DEV_SECRET_KEY = "not-a-secret-development-only"
+# About an hour, set explicitly: Authlib's default for the code grant is ten days.
+ACCESS_TOKEN_LIFETIME = 3600
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
@@ -52,7 +54,6 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
     ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
     ("MAX_CONTENT_LENGTH", "262144", "Largest request body in bytes"),
-    ("LIST_CACHE_BYTES", "8388608", "Bytes of getTodos answers each worker caches; 0: off"),
     ("TRUSTED_PROXY_HOPS", "1", "Proxies in front of the app whose X-Forwarded-* to trust"),
     ("OPERATOR_NAME", "The operator of this service", "Shown on the privacy page"),
     ("CONTACT_EMAIL", "privacy@example.com", "Shown on the privacy page"),
@@ -203,7 +204,6 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "SIGNUP_OPEN": _bool("SIGNUP_OPEN", get("SIGNUP_OPEN") or ""),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", get("MAX_CONTENT_LENGTH") or "", 1024),
-        "LIST_CACHE_BYTES": _int("LIST_CACHE_BYTES", get("LIST_CACHE_BYTES") or "", 0),
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS") or "", 0),
         "OPERATOR_NAME": get("OPERATOR_NAME"),
         "CONTACT_EMAIL": get("CONTACT_EMAIL"),
@@ -212,6 +212,35 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_NAME": "todo_action_session",
+        # CSRF is checked on the forms only (app.extensions.protect_forms), for as long as
+        # the session lasts rather than a fixed time.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        **_library_settings(),
+    }
+
+
+def _library_settings() -> dict[str, Any]:
+    """Fixed settings of flask-smorest and Authlib, which no environment variable changes."""
+    from app.operations import all_scopes
+
+    return {
+        # The spec flask-smorest generates. app/web serves it, made into an action spec by
+        # app/spec, with Swagger UI at /docs; flask-smorest's own copy is not served.
+        "API_TITLE": "TODO Action",
+        "API_VERSION": "1.0.0",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": None,
+        "SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # The OAuth server.
+        "OAUTH2_SCOPES_SUPPORTED": list(all_scopes()),
+        "OAUTH2_TOKEN_EXPIRES_IN": {
+            "authorization_code": ACCESS_TOKEN_LIFETIME,
+            "refresh_token": ACCESS_TOKEN_LIFETIME,
+        },
+        "OAUTH2_ACCESS_TOKEN_GENERATOR": "app.oauth.server.new_access_token",
+        "OAUTH2_REFRESH_TOKEN_GENERATOR": "app.oauth.server.new_refresh_token",
     }
 
 

@@ -1,12 +1,21 @@
-"""One JSON error shape for the whole API: {"code", "status", "message", "errors"?}.
+"""Every error the app answers with goes through `error_response`, the one place that decides
+its form:
 
-The OAuth token and revocation endpoints are the one exception: they answer with the RFC 6749
-`{"error", "error_description"}` body that OAuth clients, ChatGPT included, parse.
+- the API's JSON envelope, {"code", "status", "message", "errors"?}, for the API and anything
+  else a program calls;
+- an HTML page for the pages a person's browser shows (log-in, account, consent, admin);
+- RFC 6749's `{"error", "error_description"}` on the OAuth token and revocation endpoints,
+  which OAuth clients (ChatGPT included) parse. Authlib answers those itself; only the
+  errors raised around it (a rate limit, a database outage) come here.
+
+Errors that are not HTTP errors (a conflicting write, a database that does not answer) are
+turned into their HTTP error first, with a Retry-After where trying again helps.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app, jsonify, render_template, request
@@ -14,7 +23,7 @@ from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from app.extensions import db
 
@@ -52,40 +61,72 @@ class ErrorSchema(ma.Schema):
 
 
 class Api(SmorestApi):
-    """flask-smorest's Api with the project's error envelope and the action-ready spec."""
+    """flask-smorest's Api with the project's error envelope."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def _openapi_json(self):
-        # /openapi.json (and the /docs page reading it) serve the post-processed spec, the one a
-        # GPT imports, rather than flask-smorest's raw document.
-        from app.spec import app_spec_text
-
-        return current_app.response_class(app_spec_text("json"), mimetype="application/json")
-
     def handle_http_exception(self, error: HTTPException):
-        payload, code, headers = super().handle_http_exception(error)
-        if "errors" in payload:
-            payload["errors"] = _bounded_errors(payload["errors"])
-        if "message" not in payload:
-            payload["message"] = _summary(payload.get("errors")) or _DEFAULT_MESSAGES.get(
-                code, error.description or error.name
-            )
-        if getattr(error, "valid_methods", None):
-            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
-        retry_after = error.get_headers() and dict(error.get_headers()).get("Retry-After")
-        if retry_after:
-            headers = {**headers, "Retry-After": retry_after}
-        return payload, code, headers
+        return error_response(error)
 
 
+# What each error says when whoever raised it gave no message of its own.
 _DEFAULT_MESSAGES = {
     400: "The request could not be read; check that the body is valid JSON.",
     404: "Nothing exists at this path.",
     405: "This path does not take that method.",
     413: "The request body is too large.",
+    # Flask-Limiter adds Retry-After (and X-RateLimit-*) to the response once it is made.
+    429: "Too many requests; retry after the number of seconds in Retry-After.",
     500: "The server hit an error; nothing was changed.",
+    503: "The database is unavailable; nothing was changed. Try again shortly.",
 }
+# The same for a person reading a page: (title, message).
+_PAGE_MESSAGES = {
+    429: ("Too many attempts", "Please wait a minute and try again."),
+    503: (
+        "Temporarily unavailable",
+        "The service cannot reach its database. Please try again in a minute.",
+    ),
+}
+_OAUTH_ENDPOINTS = ("oauth.issue_token", "oauth.revoke_token")
+_OAUTH_ERRORS = {429: "slow_down", 503: "temporarily_unavailable"}
+
+
+def http_error(code: int, message: str, headers: dict[str, str] | None = None) -> HTTPException:
+    """The HTTP error of `code`, carrying a message and headers as flask-smorest's `abort`
+    would."""
+    error = default_exceptions[code]()
+    error.data = {"message": message, "headers": headers or {}}
+    return error
+
+
+def error_response(error: HTTPException):
+    headers = dict((getattr(error, "data", None) or {}).get("headers") or {})
+    for name in ("Retry-After", "Allow"):
+        value = dict(error.get_headers()).get(name)
+        if value:
+            headers[name] = value
+
+    if wants_page():
+        title, message = _PAGE_MESSAGES.get(error.code, (error.name, error.description))
+        return render_template("error.html", title=title, message=message), error.code, headers
+    if request.endpoint in _OAUTH_ENDPOINTS:
+        body = {
+            "error": _OAUTH_ERRORS.get(error.code, "server_error"),
+            "error_description": _DEFAULT_MESSAGES.get(error.code, error.name),
+        }
+        return jsonify(body), error.code, headers
+
+    payload, code, _ = SmorestApi.handle_http_exception(
+        current_app.extensions["todo_action_api"], error
+    )
+    if "errors" in payload:
+        payload["errors"] = _bounded_errors(payload["errors"])
+    if "message" not in payload:
+        payload["message"] = _summary(payload.get("errors")) or _DEFAULT_MESSAGES.get(
+            code, error.description or error.name
+        )
+    return jsonify(payload), code, headers
 
 
 # Field names come from the request body, so their number and length are the caller's to pick;
@@ -135,14 +176,6 @@ def _summary(errors: object) -> str | None:
     return ("Invalid input. " + " ".join(parts))[:1000] if parts else None
 
 
-def error_response(code: int, message: str, **extra):
-    from werkzeug.http import HTTP_STATUS_CODES
-
-    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error"), "message": message}
-    body.update(extra)
-    return jsonify(body), code
-
-
 def wants_page() -> bool:
     """Whether a person's browser asked, on one of the pages: errors are then a page, not JSON."""
     return request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize"
@@ -150,13 +183,15 @@ def wants_page() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
-    def integrity_error(error: IntegrityError):
+    def integrity_error(error: IntegrityError) -> Any:
         db.session.rollback()
         log.warning("integrity error: %s", error.orig.__class__.__name__)
-        return error_response(409, "The request conflicts with data that already exists.")
+        return error_response(
+            http_error(409, "The request conflicts with data that already exists.")
+        )
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError):
+    def database_unavailable(error: OperationalError) -> Any:
         # The database refused or dropped the connection, or stayed locked past the busy
         # timeout: the request can be tried again, which a 500 would not say. The statement
         # and its parameters (digests among them) stay out of the log.
@@ -166,21 +201,12 @@ def register_error_handlers(app: Flask) -> None:
             pass  # the connection is gone; the pool has already discarded it
         reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
         log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
-        headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
-        if wants_page():
-            page = render_template(
-                "error.html",
-                title="Temporarily unavailable",
-                message="The service cannot reach its database. Please try again in a minute.",
-            )
-            return page, 503, headers
-        response, _ = error_response(
-            503, "The database is unavailable; nothing was changed. Try again shortly."
+        return error_response(
+            http_error(503, _DEFAULT_MESSAGES[503], {"Retry-After": str(DATABASE_RETRY_AFTER)})
         )
-        return response, 503, headers
 
     @app.errorhandler(CSRFError)
-    def csrf_failed(error: CSRFError):
+    def csrf_failed(error: CSRFError) -> Any:
         # Only forms are CSRF-protected, so a person is reading this: answer with a page.
         return render_template(
             "error.html",
@@ -193,14 +219,14 @@ def register_error_handlers(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(RecursionError)
-    def too_deep(error: RecursionError):
+    def too_deep(error: RecursionError) -> Any:
         # Deeply nested JSON overflows the decoder before any schema sees it.
-        return error_response(400, "The JSON body is nested too deeply.")
+        return error_response(http_error(400, "The JSON body is nested too deeply."))
 
     @app.errorhandler(InternalServerError)
-    def internal_error(error: InternalServerError):
+    def internal_error(error: InternalServerError) -> Any:
         db.session.rollback()
         original = getattr(error, "original_exception", None)
         if original is not None:
             log.error("unhandled error", exc_info=original)
-        return error_response(500, "The server hit an error; nothing was changed.")
+        return error_response(http_error(500, _DEFAULT_MESSAGES[500]))

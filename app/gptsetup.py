@@ -13,8 +13,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.auth import SCOPES
 from app.models import OAuthClient
+from app.operations import all_scopes
 from app.spec import app_spec
 
 INSTRUCTIONS = (
@@ -97,7 +97,7 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             add(("Client Secret", "printed by clients create"))
         add(("Authorization URL", f"{base}/oauth/authorize"))
         add(("Token URL", f"{base}/oauth/token"))
-        add(("Scope", " ".join(client.scope.split() if client else SCOPES)))
+        add(("Scope", " ".join(client.scope.split() if client else all_scopes())))
         add(
             (
                 "Token Exchange Method",

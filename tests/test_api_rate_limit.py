@@ -30,7 +30,7 @@ def test_each_key_has_its_own_allowance(app, client):
     assert refused.status_code == 429
     assert refused.json["code"] == 429 and refused.json["status"] == "Too Many Requests"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert f"{refused.headers['Retry-After']} seconds" in refused.json["message"]
+    assert "Retry-After" in refused.json["message"]
     assert client.get("/todos", headers=bob).status_code == 200
     # The refused request changed nothing.
     assert client.get("/todos", headers=bob).status_code == 200

@@ -38,7 +38,9 @@ def test_without_a_database_every_call_gets_a_503_to_retry(tmp_path, url):
         assert response.status_code == 503, response.get_data(as_text=True)
         assert response.mimetype == "application/json"
         assert response.headers["Retry-After"].isdigit()
-        assert "database is unavailable" in response.json["message"]
+        body = response.json
+        # The token endpoint answers in RFC 6749's format, the API in its envelope.
+        assert "database is unavailable" in body.get("message", body.get("error_description"))
         assert "127.0.0.1" not in response.get_data(as_text=True)
 
 
@@ -94,10 +96,9 @@ def test_calls_after_the_server_dropped_idle_connections_succeed(app, client, ap
     assert client.post("/todos", json={"title": "before"}, headers=auth).status_code == 201
     assert client.get("/todos", headers=auth).status_code == 200
 
-    # The session's connection and the one for single reads are in their pools now.
-    assert _drop_the_apps_connections() >= 2
+    # The session's connection is in the pool now.
+    assert _drop_the_apps_connections() >= 1
 
-    # A query not asked before, so the list is read, not served from the cache.
     listed = client.get("/todos?status=all", headers=auth)
     added = client.post("/todos", json={"title": "after"}, headers=auth)
 

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from app.auth import SCOPES
 from app.extensions import db
 from app.models import OAuthClient
+from app.operations import all_scopes
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
@@ -71,7 +71,7 @@ def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
     assert "Todo GPT" in text
     assert "ada@example.com" in text
     # The empty scope ChatGPT sends means the client's default: both scopes, in plain words.
-    for description in SCOPES.values():
+    for description in all_scopes().values():
         assert description in text
 
     response = user.post(
@@ -90,7 +90,7 @@ def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
     assert token["token_type"].lower() == "bearer"
     assert 3590 <= token["expires_in"] <= 3600
     assert token["refresh_token"]
-    assert set(token["scope"].split()) == set(SCOPES)
+    assert set(token["scope"].split()) == set(all_scopes())
 
     api = app.test_client()
     auth = bearer(token["access_token"])
@@ -194,7 +194,7 @@ def test_a_wider_scope_asks_again(app, account, chatgpt):
 
     wider = user.get("/oauth/authorize", query_string=authorize_query(client_id, scope=""))
     assert wider.status_code == 200
-    assert SCOPES["todos:write"] in html.unescape(wider.text)
+    assert all_scopes()["todos:write"] in html.unescape(wider.text)
 
 
 def test_a_read_only_token_cannot_write(app, account, chatgpt):

@@ -22,8 +22,9 @@ from app.accounts.passwords import (
 )
 from app.extensions import db
 from app.keys.service import describe_key
-from app.models import ApiKey, Consent, OAuthGrant, Todo, User, utcnow
+from app.models import ApiKey, Consent, OAuthGrant, User, utcnow
 from app.oauth.grants import revoke_grant
+from app.operations import registered
 
 EMAIL_MAX = 254
 # Deliberately loose: the only real check of an address is mail reaching it.
@@ -143,8 +144,10 @@ def _when(value: datetime | date | None) -> str | None:
 
 
 def export_data(user: User) -> dict[str, Any]:
-    """Everything kept about the user, as JSON-ready data. Digests are never part of it."""
-    todos = db.session.scalars(sa.select(Todo).where(Todo.owner_id == user.id).order_by(Todo.id))
+    """Everything kept about the user, as JSON-ready data. Digests are never part of it.
+
+    Each resource's rows are dumped as its operations show them (app/operations.py).
+    """
     keys = db.session.scalars(
         sa.select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id)
     )
@@ -158,18 +161,7 @@ def export_data(user: User) -> dict[str, Any]:
             "created_at": _when(user.created_at),
             "is_admin": user.is_admin,
         },
-        "todos": [
-            {
-                "id": todo.id,
-                "title": todo.title,
-                "notes": todo.notes,
-                "done": todo.done,
-                "due": _when(todo.due),
-                "created_at": _when(todo.created_at),
-                "updated_at": _when(todo.updated_at),
-            }
-            for todo in todos
-        ],
+        **{resource.name: resource.export(user) for resource in registered()},
         "api_keys": [describe_key(key) for key in keys],
         "connected_apps": [
             {

@@ -8,9 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from app.accounts import service as accounts
-from app.auth import SCOPES
 from app.keys import service
 from app.keys.service import describe_key
+from app.operations import all_scopes
 
 keys_cli = AppGroup("keys", help="Create, list and revoke per-user API keys.")
 
@@ -27,7 +27,7 @@ def _fail(exc: Exception) -> click.ClickException:
     "scopes",
     multiple=True,
     metavar="SCOPE",
-    help=f"Repeat for several; default: all ({' '.join(SCOPES)}).",
+    help="Repeat for several; default: every scope the API declares.",
 )
 @click.option(
     "--expires-in", type=int, metavar="DAYS", help="Days until it expires; default: never."
@@ -39,7 +39,7 @@ def create(
     """Create an API key for the account EMAIL and print it (the only time it is shown)."""
     try:
         user = accounts.get_user(email)
-        key, raw = service.create_key(user, name, scopes or list(SCOPES), expires_in)
+        key, raw = service.create_key(user, name, scopes or list(all_scopes()), expires_in)
     except (accounts.AccountError, service.ApiKeyError) as exc:
         raise _fail(exc) from None
     info = describe_key(key)

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import Field, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from app.auth import SCOPES
 from app.keys.service import MAX_EXPIRY_DAYS, NAME_MAX
+from app.operations import all_scopes
 
 
 class ScopesField(Field):
@@ -19,7 +19,7 @@ class ScopesField(Field):
     def pre_validate(self, form) -> None:
         if not self.data:
             raise ValidationError("Choose at least one scope.")
-        unknown = [s for s in self.data if s not in SCOPES]
+        unknown = [s for s in self.data if s not in all_scopes()]
         if unknown:
             raise ValidationError(f"Unknown scope {unknown[0]!r}.")
 
@@ -31,11 +31,13 @@ class CreateKeyForm(FlaskForm):
         validators=[DataRequired("Give the key a name."), Length(max=NAME_MAX)],
         description="To tell your keys apart, e.g. the GPT that uses it.",
     )
-    scopes = ScopesField("Scopes", default=lambda: list(SCOPES))
+    scopes = ScopesField("Scopes", default=lambda: list(all_scopes()))
     expires_in_days = IntegerField(
         "Expires after (days)",
         validators=[Optional(), NumberRange(min=1, max=MAX_EXPIRY_DAYS)],
         description="Leave empty for a key that does not expire.",
     )
 
-    scope_choices = SCOPES
+    @property
+    def scope_choices(self) -> dict[str, str]:
+        return all_scopes()

@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.auth import SCOPES
 from app.extensions import db
 from app.models import API_KEY_PREFIX, ApiKey, User, utcnow
 from app.models.apikey import VISIBLE_PREFIX_LENGTH
+from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
 
 NAME_MAX = 100
@@ -27,14 +27,15 @@ class ApiKeyError(ValueError):
 
 
 def check_scopes(scopes: Iterable[str]) -> list[str]:
+    known = all_scopes()
     wanted = [s.strip() for s in scopes if s and s.strip()]
-    unknown = [s for s in wanted if s not in SCOPES]
+    unknown = [s for s in wanted if s not in known]
     if unknown:
-        raise ApiKeyError(f"Unknown scope {unknown[0]!r}; known scopes: {', '.join(SCOPES)}")
+        raise ApiKeyError(f"Unknown scope {unknown[0]!r}; known scopes: {', '.join(known)}")
     if not wanted:
         raise ApiKeyError("Choose at least one scope.")
     # In the canonical order, each once.
-    return [s for s in SCOPES if s in wanted]
+    return [s for s in known if s in wanted]
 
 
 def check_expiry_days(days: int | None) -> int | None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,12 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, UTCDateTime, utcnow
 
 DEMO_USER_EMAIL = "demo@todo-action.invalid"
-
-
-def new_list_version() -> int:
-    # Random rather than counted: a user id reused after a deletion never matches a list
-    # version cached for the user who had it before.
-    return secrets.randbits(62)
 
 
 class User(Base):
@@ -27,10 +20,6 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     is_demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # A new value whenever any of the user's todos changes (app/todos/cache.py).
-    todos_version: Mapped[int] = mapped_column(
-        sa.BigInteger, default=new_list_version, server_default="0"
-    )
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

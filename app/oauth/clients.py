@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from app.auth import SCOPES
 from app.extensions import db
 from app.models import OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE, GPT_ID_RE
+from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
 
 CLIENT_ID_PREFIX = "tdc_"
@@ -66,10 +66,11 @@ def create_client(
     name = name.strip()
     if not name or len(name) > 100:
         raise ClientError("A client needs a name of 1-100 characters")
-    scopes = (scope or " ".join(SCOPES)).split()
-    unknown = [s for s in scopes if s not in SCOPES]
+    known = all_scopes()
+    scopes = (scope or " ".join(known)).split()
+    unknown = [s for s in scopes if s not in known]
     if unknown:
-        raise ClientError(f"Unknown scopes: {' '.join(unknown)}; known: {' '.join(SCOPES)}")
+        raise ClientError(f"Unknown scopes: {' '.join(unknown)}; known: {' '.join(known)}")
     client = OAuthClient(
         client_id=new_secret(CLIENT_ID_PREFIX, 16),
         name=name,

@@ -16,16 +16,15 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.accounts.session import session_user
-from app.auth import SCOPES
 from app.extensions import db, no_csrf, protect_forms
 from app.models import Consent, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE
 from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.server import authorization, query_client
+from app.operations import all_scopes
 from app.ratelimit import (
     TOKEN_ENDPOINT_IP_LIMIT,
     limiter,
-    limits_off_when,
     token_client_key,
     token_limit,
     token_limit_off,
@@ -93,7 +92,8 @@ def _rejected_request_page(error: OAuth2Error):
 
 
 def _scope_descriptions(scope: str) -> list[tuple[str, str]]:
-    return [(s, SCOPES.get(s, s)) for s in scope_to_list(scope) or []]
+    scopes = all_scopes()
+    return [(s, scopes.get(s, s)) for s in scope_to_list(scope) or []]
 
 
 @blp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -145,7 +145,6 @@ def authorize():
 
 @blp.post("/oauth/token")
 @no_csrf
-@limits_off_when(token_limit_off)
 @limiter.limit(token_limit, key_func=token_client_key, exempt_when=token_limit_off)
 @limiter.limit(TOKEN_ENDPOINT_IP_LIMIT, exempt_when=token_limit_off)
 def issue_token():
@@ -167,7 +166,7 @@ def server_metadata():
         authorization_endpoint=f"{base}/oauth/authorize",
         token_endpoint=f"{base}/oauth/token",
         revocation_endpoint=f"{base}/oauth/revoke",
-        scopes_supported=list(SCOPES),
+        scopes_supported=list(all_scopes()),
         response_types_supported=["code"],
         response_modes_supported=["query"],
         grant_types_supported=["authorization_code", "refresh_token"],

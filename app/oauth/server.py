@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask
 
-from app.auth import SCOPES
 from app.extensions import db
 from app.models import AccessToken, OAuthClient, OAuthGrant, utcnow
 from app.oauth.grants import (
@@ -21,8 +20,6 @@ from app.secrets_util import digest, new_secret
 
 ACCESS_TOKEN_PREFIX = "tda_"
 REFRESH_TOKEN_PREFIX = "tdr_"
-# About an hour, set explicitly: Authlib's default for the code grant is ten days.
-ACCESS_TOKEN_LIFETIME = 3600
 
 
 # Built once: the token endpoint runs it on every call.
@@ -93,14 +90,14 @@ authorization.register_grant(RefreshTokenGrant)
 authorization.register_endpoint(RevocationEndpoint)
 
 
+def new_access_token(*args, **kwargs) -> str:
+    return new_secret(ACCESS_TOKEN_PREFIX)
+
+
+def new_refresh_token(*args, **kwargs) -> str:
+    return new_secret(REFRESH_TOKEN_PREFIX)
+
+
 def init_app(app: Flask) -> None:
-    app.config.update(
-        OAUTH2_SCOPES_SUPPORTED=list(SCOPES),
-        OAUTH2_TOKEN_EXPIRES_IN={
-            "authorization_code": ACCESS_TOKEN_LIFETIME,
-            "refresh_token": ACCESS_TOKEN_LIFETIME,
-        },
-        OAUTH2_ACCESS_TOKEN_GENERATOR=lambda *a, **k: new_secret(ACCESS_TOKEN_PREFIX),
-        OAUTH2_REFRESH_TOKEN_GENERATOR=lambda *a, **k: new_secret(REFRESH_TOKEN_PREFIX),
-    )
+    # Lifetimes and token generators are settings (app/config.py).
     authorization.init_app(app, query_client=query_client, save_token=save_token)

@@ -4,7 +4,8 @@ flask-smorest generates paths and schemas from the views and marshmallow schemas
 then applies what ChatGPT's importer needs and flask-smorest does not do by itself:
 
 - `openapi: 3.1.0` and exactly one server, the configured public https origin;
-- security for the configured ACTION_AUTH mode, from the scopes each view declares;
+- security for the configured ACTION_AUTH mode, from the scopes each operation declares
+  (app/operations.py);
 - `$ref` parameters and responses inlined (the importer does not resolve them); schema
   references stay, since the importer resolves those;
 - `components.schemas` always present.
@@ -19,8 +20,7 @@ from typing import Any
 import yaml
 from flask import Flask, current_app
 
-from app.apidoc import SCOPES_KEY
-from app.auth import SCOPES
+from app.operations import all_operations, all_scopes
 
 API_TITLE = "TODO Action"
 API_VERSION = "1.0.0"
@@ -45,7 +45,7 @@ def security_scheme(settings: Mapping[str, Any]) -> dict[str, Any] | None:
                     "authorizationUrl": f"{base}/oauth/authorize",
                     "tokenUrl": f"{base}/oauth/token",
                     "refreshUrl": f"{base}/oauth/token",
-                    "scopes": dict(SCOPES),
+                    "scopes": all_scopes(),
                 }
             },
         }
@@ -76,6 +76,7 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
     doc["servers"] = [{"url": settings["PUBLIC_URL"]}]
     scheme = security_scheme(settings)
     scheme_name = SECURITY_SCHEME_NAME.get(settings["ACTION_AUTH"])
+    declared = {op.operation_id: op.scopes for _, op in all_operations()}
 
     for path_item in doc.get("paths", {}).values():
         shared = path_item.pop("parameters", [])
@@ -90,16 +91,18 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
                 code: _resolve(doc, response)
                 for code, response in operation.get("responses", {}).items()
             }
-            scopes = operation.pop(SCOPES_KEY, None)
-            if scheme is None or scopes is None:
+            scopes = declared.get(operation.get("operationId"))
+            if scheme is None or not scopes:
                 operation.pop("security", None)
                 for code in ("401", "403"):
                     operation["responses"].pop(code, None)
+                if scheme is not None and scopes is not None:
+                    # An operation that needs no credential says so with `security: []`.
+                    operation["security"] = []
             else:
-                # An operation that needs no credential says so with `security: []`.
-                operation["security"] = (
-                    [{scheme_name: scopes if scheme["type"] == "oauth2" else []}] if scopes else []
-                )
+                operation["security"] = [
+                    {scheme_name: list(scopes) if scheme["type"] == "oauth2" else []}
+                ]
                 if scheme["type"] != "oauth2":
                     operation["responses"].pop("403", None)
 

@@ -1,3 +1,6 @@
-from app.todos.routes import blp
+"""The todo resource: the caller's TODO list, as GPT actions (and any other view of the
+declarations in app/operations.py)."""
 
-__all__ = ["blp"]
+from app.todos.operations import todos
+
+__all__ = ["todos"]

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, ur
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.operations import registered
 from app.spec import app_spec_text
 
 blp = Blueprint("web", __name__, cli_group=None)
@@ -25,7 +26,7 @@ def favicon():
 
 @blp.get("/privacy")
 def privacy():
-    return render_template("privacy.html")
+    return render_template("privacy.html", resources=registered())
 
 
 @blp.get("/healthz")
@@ -38,9 +39,19 @@ def healthz():
     return jsonify(status="ok")
 
 
+@blp.get("/openapi.json")
+def openapi_json():
+    return Response(app_spec_text("json"), mimetype="application/json")
+
+
 @blp.get("/openapi.yaml")
 def openapi_yaml():
     return Response(app_spec_text("yaml"), mimetype="application/yaml")
+
+
+@blp.get("/docs")
+def docs():
+    return render_template("docs.html", swagger_ui_url=current_app.config["SWAGGER_UI_URL"])
 
 
 def public_links() -> dict[str, str]:
@@ -48,7 +59,7 @@ def public_links() -> dict[str, str]:
     return {
         "spec": f"{base}/openapi.json",
         "spec_yaml": f"{base}/openapi.yaml",
-        "docs": f"{base}{url_for('api-docs.openapi_swagger_ui')}",
+        "docs": f"{base}{url_for('web.docs')}",
         "privacy": f"{base}/privacy",
     }
 

@@ -1,0 +1,235 @@
+"""The todo operations, each declared once on the function that does its work.
+
+Docstrings are the spec's summaries and descriptions, read by the model: they say what an
+operation does, never when to use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.extensions import casefolded, db
+from app.models import Todo, User
+from app.operations import Invalid, NotFound, Resource
+from app.todos.schemas import (
+    TodoCreateSchema,
+    TodoListSchema,
+    TodoQueryArgsSchema,
+    TodoSchema,
+    TodoUpdateSchema,
+)
+
+READ = "todos:read"
+WRITE = "todos:write"
+
+todos = Resource(
+    "todos",
+    __name__,
+    description="The caller's TODO list.",
+    scopes={READ: "See your todos", WRITE: "Add, change and delete your todos"},
+    stored=(
+        "the title, notes, due date and done state of each todo you or a GPT acting for you "
+        "create, with when they were created and last changed"
+    ),
+    model=Todo,
+    owner=Todo.owner_id,
+    export_schema=TodoSchema(),
+)
+
+# ChatGPT refuses responses of 100,000 characters or more. A page stops before its worst-case
+# serialised size passes this budget, whatever `limit` asked for.
+RESPONSE_CHAR_BUDGET = 90_000
+# Ids, flags, dates and key names of one todo, with room to spare.
+_TODO_FIXED_CHARS = 300
+# Ids are 32-bit on every database; a larger one names no todo (and would be an error on
+# PostgreSQL rather than no row).
+TODO_ID_MAX = 2**31 - 1
+TODO_ID = {
+    "in": "path",
+    "name": "todo_id",
+    "description": "The todo's id.",
+    "schema": {"type": "integer", "minimum": 0, "maximum": TODO_ID_MAX},
+}
+# No max= in the converter: an id past it would fail routing for one rule and have werkzeug
+# answer 405 for the others on the same path; the operation answers 404 instead.
+ONE_TODO = "/todos/<int:todo_id>"
+NOT_FOUND = {404: "No todo with that id"}
+
+_LIKE_SPECIAL = re.compile(r"[/%_]")
+# Built once, with the caller's id bound per call: the statement a call would otherwise
+# build costs more CPU than the database spends on it.
+_OWNED = sa.select(Todo).where(
+    Todo.id == sa.bindparam("id"), Todo.owner_id == sa.bindparam("owner")
+)
+
+
+@todos.operation(
+    "GET",
+    "/todos",
+    operation_id="getTodos",
+    consequential=False,
+    scopes=[READ],
+    arguments=TodoQueryArgsSchema(),
+    location="query",
+    response=TodoListSchema(),
+    errors={400: "The cursor is not one this API returned"},
+)
+def list_todos(
+    caller: User,
+    *,
+    status: str = "open",
+    q: str | None = None,
+    due_before: date | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict:
+    """List the user's todos
+
+    Returns the user's todos, oldest first, as raw data. Open todos by default; filter by
+    status, text or due date. When next_cursor is not null, pass it as cursor for more.
+    """
+    query = sa.select(Todo).where(Todo.owner_id == caller.id)
+    if status != "all":
+        query = query.where(Todo.done == (status == "done"))
+    if q:
+        # q is literal text: LIKE's wildcards in it are escaped, as autoescape would.
+        pattern = casefolded(sa.literal(_LIKE_SPECIAL.sub(r"/\g<0>", q), sa.String))
+        query = query.where(
+            sa.or_(*(casefolded(c).contains(pattern, escape="/") for c in (Todo.title, Todo.notes)))
+        )
+    if due_before is not None:
+        query = query.where(Todo.due < due_before)
+    if cursor:
+        query = query.where(Todo.id > decode_cursor(cursor))
+    # One more than asked, to know whether a next page exists without counting.
+    rows = db.session.scalars(query.order_by(Todo.id).limit(limit + 1)).all()
+
+    page: list[Todo] = []
+    used = 100  # the envelope and next_cursor
+    for todo in rows[:limit]:
+        used += worst_case_chars(todo)
+        if page and used > RESPONSE_CHAR_BUDGET:
+            break
+        page.append(todo)
+    more = len(page) < len(rows)
+    return {"todos": page, "next_cursor": encode_cursor(page[-1].id) if more and page else None}
+
+
+@todos.operation(
+    "POST",
+    "/todos",
+    operation_id="addTodo",
+    consequential=True,
+    scopes=[WRITE],
+    arguments=TodoCreateSchema(),
+    response=TodoSchema(),
+    status=201,
+)
+def add_todo(caller: User, *, title: str, notes: str = "", due: date | None = None) -> Todo:
+    """Add a todo
+
+    Adds a todo to the user's list and returns it with its id.
+    """
+    todo = Todo(owner_id=caller.id, title=title, notes=notes, due=due)
+    db.session.add(todo)
+    db.session.commit()
+    return todo
+
+
+@todos.operation(
+    "GET",
+    ONE_TODO,
+    operation_id="getTodo",
+    consequential=False,
+    scopes=[READ],
+    response=TodoSchema(),
+    errors=NOT_FOUND,
+    parameters=[TODO_ID],
+)
+def get_todo(caller: User, todo_id: int) -> Todo:
+    """Get one todo
+
+    Returns one of the user's todos by id.
+    """
+    return _owned(caller, todo_id)
+
+
+@todos.operation(
+    "PATCH",
+    ONE_TODO,
+    operation_id="updateTodo",
+    consequential=True,
+    scopes=[WRITE],
+    arguments=TodoUpdateSchema(),
+    response=TodoSchema(),
+    errors=NOT_FOUND,
+    parameters=[TODO_ID],
+)
+def update_todo(caller: User, todo_id: int, **changes) -> Todo:
+    """Change a todo
+
+    Changes the given fields of one of the user's todos (title, notes, done, due) and returns
+    the todo. Set done to true to complete it.
+    """
+    todo = _owned(caller, todo_id)
+    for name, value in changes.items():
+        setattr(todo, name, value)
+    db.session.commit()
+    return todo
+
+
+@todos.operation(
+    "DELETE",
+    ONE_TODO,
+    operation_id="deleteTodo",
+    consequential=True,
+    scopes=[WRITE],
+    status=204,
+    errors=NOT_FOUND,
+    parameters=[TODO_ID],
+)
+def delete_todo(caller: User, todo_id: int) -> None:
+    """Delete a todo
+
+    Deletes one of the user's todos for good.
+    """
+    db.session.delete(_owned(caller, todo_id))
+    db.session.commit()
+
+
+def _owned(caller: User, todo_id: int) -> Todo:
+    """One of the caller's todos; another owner's is indistinguishable from none at all."""
+    todo = None
+    if todo_id <= TODO_ID_MAX:
+        todo = db.session.scalar(_OWNED, {"id": todo_id, "owner": caller.id})
+    if todo is None:
+        raise NotFound(f"No todo with id {todo_id}.")
+    return todo
+
+
+def worst_case_chars(todo: Todo) -> int:
+    # JSON escaping at most doubles a character (\n, \", \\), and an astral character counts
+    # twice for a UTF-16 counter; nothing else in the row grows.
+    return _TODO_FIXED_CHARS + 2 * (len(todo.title) + len(todo.notes))
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        version, _, last_id = raw.partition(":")
+        if version != "v1" or not last_id.isdigit() or len(last_id) > 18:
+            raise ValueError(raw)
+        return int(last_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Invalid(
+            "cursor is not one this API returned; omit it to start over", field="cursor"
+        ) from None
