@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from app import create_app
 from app.accounts.passwords import hash_password
 from app.extensions import db
-from app.models import Todo, User, utcnow
+from app.models import User, utcnow
+from app.todos.models import Todo
 from bench import PASSWORD
 
 BATCH = 1000  # rows per INSERT: 7,000 parameters, under SQLite's limit of 32,766

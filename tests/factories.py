@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from app.extensions import db
-from app.models import Todo, User
+from app.models import User
+from app.todos.models import Todo
 
 
 def make_user(email: str = "ada@example.com", **fields) -> User:

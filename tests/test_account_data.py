@@ -15,9 +15,9 @@ from app.models import (
     Consent,
     OAuthClient,
     OAuthGrant,
-    Todo,
     User,
 )
+from app.todos.models import Todo
 from tests.account_helpers import PASSWORD, browser, log_in, make_account, make_key, post_form
 from tests.factories import make_todo
 from tests.oauth_helpers import authorize_query, exchange, get_code, refresh, register_client

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import ApiKey, Todo, User, utcnow
+from app.models import ApiKey, User, utcnow
+from app.todos.models import Todo
 from tests.account_helpers import log_in, make_account, make_key, post_form
 from tests.factories import make_todo
 

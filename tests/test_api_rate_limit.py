@@ -36,7 +36,7 @@ def test_each_key_has_its_own_allowance(app, client):
     assert client.get("/todos", headers=bob).status_code == 200
     with app.app_context():
         from app.extensions import db
-        from app.models import Todo
+        from app.todos.models import Todo
 
         assert db.session.query(Todo).count() == 0
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Todo, User
+from app.models import User
+from app.todos.models import Todo
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 RESPONSE_LIMIT = 100_000

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.auth import demo_user
 from app.extensions import db
-from app.models import Todo
+from app.todos.models import Todo
 from tests.factories import make_todo, make_user
 
 TODO_KEYS = {"id", "title", "notes", "done", "due", "created_at", "updated_at"}

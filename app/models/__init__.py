@@ -1,9 +1,12 @@
-"""All models, imported here so Alembic and the app see one complete metadata."""
+"""The models every resource shares: users, API keys and the OAuth records.
+
+A resource keeps its own model in its package (app/todos/models.py); the app imports every
+resource (app/resources.py) before Alembic or a query reads the metadata.
+"""
 
 from app.models.apikey import API_KEY_PREFIX, ApiKey
 from app.models.base import Base, utcnow
 from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
-from app.models.todo import Todo
 from app.models.user import DEMO_USER_EMAIL, User
 
 __all__ = [
@@ -16,7 +19,6 @@ __all__ = [
     "DEMO_USER_EMAIL",
     "OAuthClient",
     "OAuthGrant",
-    "Todo",
     "User",
     "utcnow",
 ]

@@ -14,8 +14,9 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.extensions import casefolded, db
-from app.models import Todo, User
+from app.models import User
 from app.operations import Invalid, NotFound, Resource
+from app.todos.models import Todo
 from app.todos.schemas import (
     TodoCreateSchema,
     TodoListSchema,

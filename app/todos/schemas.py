@@ -7,7 +7,7 @@ import unicodedata
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.models.todo import NOTES_MAX, TITLE_MAX
+from app.todos.models import NOTES_MAX, TITLE_MAX
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 50
