@@ -47,8 +47,11 @@ spec-lint: install
 
 # Load tests against gunicorn with the production config, on SQLite and PostgreSQL
 # (BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/bench, is dropped and made
-# again). Not part of `make test`: it takes a few minutes and wants a quiet machine.
-# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--db sqlite --duration 5".
+# again), with getTodos' targets: worker CPU per request against a bare Flask endpoint's, p99 at
+# one connection per worker, 100,000 todos against 10, worker RSS (docs/performance.md).
+# Not part of `make test`: it takes about ten minutes and wants a quiet machine.
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--db sqlite --duration 5", or
+# BENCH_ARGS="--app-env LIST_CACHE_BYTES=0" to measure an older commit without its list cache.
 bench: install
 	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
