@@ -25,16 +25,16 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench deploy migrations/env.py
+	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint migrations/env.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench deploy migrations/env.py
+	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint migrations/env.py
 
 format: install
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format app tests bench deploy migrations/env.py
+	$(BIN)/ruff format app tests bench deploy gpt_action_lint migrations/env.py
 
 # Rewrite the checked-in spec, openapi/openapi.yaml, after changing an operation.
 spec: install

@@ -1,4 +1,4 @@
-"""`flask spec export` and `flask spec lint`."""
+"""`flask spec export`, and `flask spec lint`: gpt_action_lint run on the spec this app serves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.spec import app_spec, to_yaml
-from app.spec.lint import is_error, lint, load, summary
+from gpt_action_lint import lint
+from gpt_action_lint.cli import lint_source, report
 
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
 
@@ -77,31 +78,4 @@ def lint_command(source: str | None, strict: bool) -> None:
     FILE_OR_URL is a JSON or YAML file, - for standard input, or an http(s) URL; by default,
     the spec this app serves. Exits with 1 when there are errors (or, with --strict, warnings).
     """
-    _report(lint(app_spec(current_app)) if source is None else _lint_source(source), strict)
-
-
-@click.command("gpt-action-lint")
-@click.argument("source", metavar="FILE_OR_URL")
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def standalone_lint(source: str, strict: bool) -> None:
-    """Check an OpenAPI document against ChatGPT's GPT action rules.
-
-    The same checks as `flask --app app spec lint`, without building the app, so it needs no
-    configuration: for linting any team's spec, in CI or before an import.
-    """
-    _report(_lint_source(source), strict)
-
-
-def _lint_source(source: str) -> list:
-    document, problems = load(source)
-    if document is not None:
-        problems += lint(document)
-    return problems
-
-
-def _report(problems: list, strict: bool) -> None:
-    for problem in problems:
-        click.echo(problem.line(strict))
-    click.echo(summary(problems, strict))
-    if any(is_error(p, strict) for p in problems):
-        click.get_current_context().exit(1)
+    report(lint(app_spec(current_app)) if source is None else lint_source(source), strict)

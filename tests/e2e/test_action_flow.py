@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 from openapi_spec_validator import validate
 
+from gpt_action_lint import is_error, lint
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -44,13 +44,10 @@ def list_actions(spec: dict) -> set[tuple[str, str, str, bool]]:
 
 def lint_for_gpt(spec: dict) -> None:
     """No error from the project's GPT-rules linter; warnings (rules known only from builder
-    reports) are its own tests' business. Without the linter (app/spec/lint.py is newer than
-    this test), the importer rules it checks are asserted directly below."""
-    if importlib.util.find_spec("app.spec.lint") is not None:
-        from app.spec.lint import is_error, lint
-
-        errors = [problem.line() for problem in lint(spec) if is_error(problem)]
-        assert not errors, "\n".join(errors)
+    reports) are its own tests' business. The importer rules that matter most for this test
+    are also asserted directly below, so a failure names them."""
+    errors = [problem.line() for problem in lint(spec) if is_error(problem)]
+    assert not errors, "\n".join(errors)
     validate(spec)
     assert spec["openapi"] == "3.1.0"
     assert spec["servers"] == [{"url": E2E_PUBLIC_URL}]
