@@ -203,7 +203,7 @@ def current_user() -> User:
 def credential_key() -> str:
     """What the API's rate limit counts against: the API key, the OAuth grant (so a refreshed
     token shares its limit), or the address of a caller without credentials."""
-    if isinstance(current_token._get_current_object(), ApiKey):
+    if isinstance(current_token, ApiKey):  # the proxy reports the class of what it holds
         return f"key:{current_token.id}"
     if current_token:
         return f"grant:{current_token.grant_pk}"
