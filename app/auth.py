@@ -186,7 +186,9 @@ def protected(scopes: Iterable[str]) -> Callable[[F], F]:
             else:
                 if isinstance(credential, ApiKey):
                     _touch(credential)
-            return limited(*args, **kwargs)
+            # With the limit off, Flask-Limiter is not consulted at all: even exempt, its
+            # bookkeeping was a twentieth of a getTodos call.
+            return view(*args, **kwargs) if api_limit_off() else limited(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 

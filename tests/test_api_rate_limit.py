@@ -61,3 +61,23 @@ def test_bad_credentials_are_refused_before_they_count(app, client):
             client.get("/todos", headers={"Authorization": "Bearer tdk_wrong"}).status_code == 401
         )
     assert client.get("/todos", headers=ada).status_code == 200
+
+
+def test_answers_say_how_much_of_the_allowance_is_left_across_operations(app, client):
+    ada = bearer_for(app, "ada@example.com")
+    listed = client.get("/todos", headers=ada)
+    added = client.post("/todos", json={"title": "Buy milk"}, headers=ada)
+
+    assert listed.headers["X-RateLimit-Limit"] == added.headers["X-RateLimit-Limit"] == "3"
+    # One allowance for every operation of a credential.
+    assert (listed.headers["X-RateLimit-Remaining"], added.headers["X-RateLimit-Remaining"]) == (
+        "2",
+        "1",
+    )
+    assert int(added.headers["X-RateLimit-Reset"]) > 0
+
+
+@pytest.mark.parametrize("app_settings", [{"API_RATE_LIMIT": "off"}], indirect=True)
+def test_with_the_limit_off_answers_carry_no_allowance(app, client):
+    ada = bearer_for(app, "ada@example.com")
+    assert "X-RateLimit-Limit" not in client.get("/todos", headers=ada).headers

@@ -233,7 +233,8 @@ def decode_cursor(cursor: str) -> int:
         version, _, last_id = raw.partition(":")
         if version != "v1" or not last_id.isdigit() or len(last_id) > 18:
             raise ValueError(raw)
-        return int(last_id)
+        # No id is larger: past it, the page is simply empty.
+        return min(int(last_id), TODO_ID_MAX)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Invalid(
             "cursor is not one this API returned; omit it to start over", field="cursor"
