@@ -4,13 +4,13 @@ A resource package (app/todos is the example) makes a `Resource` and declares ea
 on the plain function that does its work:
 
     @todos.operation("GET", "/todos/<int:todo_id>", operation_id="getTodo",
-                     consequential=False, scopes=[READ], response=TodoSchema,
+                     consequential=False, scopes=[READ], response=TodoSchema(),
                      errors={404: "No todo with that id"})
     def get_todo(caller: User, todo_id: int) -> Todo:
-        \"\"\"Get one todo
+        '''Get one todo
 
         Returns one of the user's todos by id.
-        \"\"\"
+        '''
 
 The function's docstring is the summary (first line) and description (the rest) written for
 the model. The function knows nothing of HTTP: it takes the caller and the validated
@@ -19,9 +19,10 @@ arguments as keywords, returns what the response schema dumps, and raises `NotFo
 
 From the declarations, this module makes the flask-smorest route of each operation (with the
 credential check, the rate limit, the argument parsing and the response dump in a fixed
-order); app/spec.py makes the action spec (operationId, x-openai-isConsequential, per-mode
-security); `all_scopes()` feeds the consent and key pages and the OAuth metadata; the account
-export and the privacy page list what each resource stores.
+order); app/spec makes the action spec (operationId, x-openai-isConsequential, per-mode
+security, `security: []` for an operation that declares no scopes); `all_scopes()` feeds the
+consent and key pages and the OAuth metadata; the account export and the privacy page list
+what each resource stores. `parameters` documents path parameters beyond their converter.
 """
 
 from __future__ import annotations
@@ -184,9 +185,9 @@ def _route(blp: Blueprint, operation: Operation) -> None:
         try:
             return work(current_user(), *args, **kwargs)
         except OperationError as error:
-            errors = None
-            if error.field is not None:
-                errors = {operation.location: {error.field: [error.message]}}
+            if error.field is None:
+                abort(error.status, message=error.message)
+            errors = {operation.location: {error.field: [error.message]}}
             abort(error.status, message=error.message, errors=errors)
 
     view.__name__ = operation.name

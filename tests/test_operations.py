@@ -1,0 +1,156 @@
+"""What a declaration gives a resource: its route, its place in the spec, its errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import marshmallow as ma
+import pytest
+
+from app import resources
+from app.extensions import db
+from app.models import AccessToken, OAuthGrant, User, utcnow
+from app.oauth.clients import create_client
+from app.operations import Conflict, Invalid, Resource
+from app.secrets_util import digest
+from tests.conftest import build_app
+from tests.factories import make_user
+
+RAW_TOKEN = "tda_" + "e" * 40
+
+
+class EchoSchema(ma.Schema):
+    word = ma.fields.String(required=True, metadata={"description": "A word."})
+
+
+class WordSchema(ma.Schema):
+    word = ma.fields.String(metadata={"description": "The word."})
+    owner = ma.fields.String(metadata={"description": "Who asked."})
+
+
+echoes = Resource(
+    "echoes",
+    __name__,
+    description="Words said back.",
+    scopes={"echoes:use": "Hear your words back"},
+    stored="nothing",
+)
+
+
+@echoes.operation(
+    "GET",
+    "/echoes/open",
+    operation_id="openEcho",
+    consequential=False,
+    scopes=[],
+    response=WordSchema(),
+)
+def open_echo(caller: User) -> dict:
+    """Say hello to anyone
+
+    Answers without credentials.
+    """
+    return {"word": "hello", "owner": caller.email}
+
+
+@echoes.operation(
+    "POST",
+    "/echoes",
+    operation_id="addEcho",
+    consequential=True,
+    scopes=["echoes:use"],
+    arguments=EchoSchema(),
+    response=WordSchema(),
+    errors={400: "A word that cannot be said", 409: "A word said before"},
+)
+def add_echo(caller: User, *, word: str) -> dict:
+    """Say a word back
+
+    Answers with the word.
+    """
+    if word == "again":
+        raise Conflict("That word was said before.")
+    if not word.isalpha():
+        raise Invalid("Only letters can be said back.", field="word")
+    return {"word": word, "owner": caller.email}
+
+
+@pytest.fixture
+def app(database_url, monkeypatch):
+    monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, echoes))
+    return build_app(database_url, ACTION_AUTH="oauth")
+
+
+@pytest.fixture
+def token(app) -> dict[str, str]:
+    """An OAuth access token with the echoes' scope, as a ChatGPT sign-in leaves one."""
+    with app.app_context():
+        user = make_user("echo@example.com")
+        gpt, _ = create_client("Echo GPT", gpt_ids=["g-echo"], scope="echoes:use")
+        grant = OAuthGrant(client_pk=gpt.id, user_id=user.id, scope="echoes:use")
+        db.session.add(grant)
+        db.session.flush()
+        expires_at = utcnow() + timedelta(hours=1)
+        db.session.add(
+            AccessToken(
+                grant_pk=grant.id,
+                digest=digest(RAW_TOKEN),
+                scope=grant.scope,
+                expires_at=expires_at,
+            )
+        )
+        db.session.commit()
+    return {"Authorization": f"Bearer {RAW_TOKEN}"}
+
+
+def test_an_operation_without_scopes_is_published_and_served_without_credentials(client):
+    # Without a credential the caller is the shared demo user, as in `none` mode.
+    operation = client.get("/openapi.json").json["paths"]["/echoes/open"]["get"]
+
+    assert operation["operationId"] == "openEcho"
+    assert operation["security"] == []
+    assert {"401", "403"}.isdisjoint(operation["responses"])
+    answer = client.get("/echoes/open")
+    assert answer.status_code == 200
+    assert answer.json == {"word": "hello", "owner": "demo@todo-action.invalid"}
+
+
+def test_a_declared_operation_carries_its_flag_scopes_and_errors_into_the_spec(client):
+    spec = client.get("/openapi.json").json
+    operation = spec["paths"]["/echoes"]["post"]
+
+    assert operation["operationId"] == "addEcho"
+    assert operation["x-openai-isConsequential"] is True
+    assert operation["summary"] == "Say a word back"
+    assert operation["security"] == [{"oauth": ["echoes:use"]}]
+    assert {"400", "401", "403", "409", "422", "429"} <= set(operation["responses"])
+    scopes = spec["components"]["securitySchemes"]["oauth"]["flows"]["authorizationCode"]
+    assert scopes["scopes"]["echoes:use"] == "Hear your words back"
+
+
+def test_domain_errors_become_the_api_envelope_with_their_status(client, token):
+    said = client.post("/echoes", json={"word": "hello"}, headers=token)
+    conflict = client.post("/echoes", json={"word": "again"}, headers=token)
+    invalid = client.post("/echoes", json={"word": "two words"}, headers=token)
+
+    assert said.json == {"word": "hello", "owner": "echo@example.com"}
+
+    assert conflict.status_code == 409
+    assert conflict.json == {
+        "code": 409,
+        "status": "Conflict",
+        "message": "That word was said before.",
+    }
+    assert invalid.status_code == 400
+    assert invalid.json["errors"] == {"json": {"word": ["Only letters can be said back."]}}
+
+
+def test_a_scope_the_resource_does_not_declare_is_refused_at_declaration():
+    with pytest.raises(ValueError, match="undeclared scopes"):
+        echoes.operation(
+            "GET",
+            "/echoes/secret",
+            operation_id="getSecret",
+            consequential=False,
+            scopes=["secrets:read"],
+        )(open_echo)
