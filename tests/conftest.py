@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db
+from app.models import User
+from tests.browser import log_in
+from tests.factories import make_client, make_key, make_token, make_user
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_PUBLIC_URL = "https://todo-action.test"
@@ -109,23 +113,51 @@ def _push_request_context() -> Iterator[None]:
 
 
 @pytest.fixture
-def db_session(app: Flask):
-    """The database, for arranging and checking state outside requests."""
+def account(app: Flask) -> int:
+    """Ada's account (tests/factories.py's PASSWORD), as the log-in and sign-in tests use it."""
     with app.app_context():
-        yield db.session
+        return make_user("ada@example.com").id
 
 
 @pytest.fixture
-def account(app: Flask) -> int:
-    """A user with a password (tests/oauth_helpers.PASSWORD), as the OAuth tests sign in."""
-    from tests.oauth_helpers import make_account
-
-    return make_account(app)
+def user_browser(app: Flask, account: int) -> FlaskClient:
+    """A browser in which Ada has logged in."""
+    client = app.test_client()
+    log_in(client)
+    return client
 
 
 @pytest.fixture
 def chatgpt(app: Flask) -> tuple[str, str]:
     """A registered confidential client for ChatGPT: (client_id, client_secret)."""
-    from tests.oauth_helpers import register_client
+    with app.app_context():
+        return make_client("Todo GPT")
 
-    return register_client(app, "Todo GPT")
+
+@pytest.fixture
+def auth_headers(app: Flask) -> Callable[..., dict[str, str]]:
+    """`auth_headers(*scopes, email="ada@example.com", via="key")`: the headers of a request
+    made for the user with that email (made if new), with a new API key or, with via="token",
+    an OAuth access token that holds `scopes` (every scope the resources declare, if none)."""
+
+    def headers(*scopes: str, email: str = "ada@example.com", via: str = "key") -> dict:
+        with app.app_context():
+            user = db.session.scalar(sa.select(User).where(User.email == email))
+            user = user or make_user(email)
+            if via == "key":
+                _, credential = make_key(user, scopes or None)
+            else:
+                assert via == "token", via
+                credential = make_token(user, scopes or None)
+        return {"Authorization": f"Bearer {credential}"}
+
+    return headers
+
+
+@pytest.fixture
+def api(app: Flask, auth_headers: Callable[..., dict[str, str]]) -> FlaskClient:
+    """A client whose every request carries Ada's API key, which holds every scope, as her
+    GPT's requests do: for tests about what a resource does rather than about credentials."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = auth_headers()["Authorization"]
+    return client
