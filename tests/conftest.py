@@ -8,6 +8,7 @@ schema is rebuilt and migrated once, and every table is emptied after each test.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
 from app import create_app
 from app.extensions import db
@@ -26,6 +29,12 @@ from tests.factories import make_client, make_key, make_token, make_user
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_PUBLIC_URL = "https://todo-action.test"
+
+
+def spec_path(rule: str) -> str:
+    """An operation's Flask path as the spec writes it: /todos/<int:todo_id> is
+    /todos/{todo_id}."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -161,3 +170,46 @@ def api(app: Flask, auth_headers: Callable[..., dict[str, str]]) -> FlaskClient:
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = auth_headers()["Authorization"]
     return client
+
+
+class _SpecRequest(WerkzeugOpenAPIRequest):
+    @property
+    def host_url(self) -> str:
+        # The spec's one server is the public URL; the test client calls localhost.
+        return TEST_PUBLIC_URL + "/"
+
+    @property
+    def body(self) -> bytes | None:
+        # Response validation has no use for it, and a body refused with 413 cannot be read.
+        return None
+
+
+@pytest.fixture
+def check_against_spec(app: Flask) -> Callable:
+    """`check_against_spec(response)`: the response, once checked against the spec the app
+    serves: its status is one its operation documents (an error may fall under `default`), and
+    its body has that status's shape."""
+    spec = app.test_client().get("/openapi.json").json
+    openapi = OpenAPI.from_dict(spec)
+    operations = [
+        (method, re.compile(re.sub(r"\{\w+\}", "[^/]+", path) + r"\Z"), item[method])
+        for path, item in spec["paths"].items()
+        for method in item
+    ]
+
+    def check(response):
+        request = response.request
+        [operation] = [
+            op
+            for method, pattern, op in operations
+            if method == request.method.lower() and pattern.match(request.path)
+        ]
+        documented = operation["responses"]
+        status = response.status_code
+        assert str(status) in documented or (status >= 400 and "default" in documented), (
+            f"{operation['operationId']} does not document {status}"
+        )
+        openapi.validate_response(_SpecRequest(request), WerkzeugOpenAPIResponse(response))
+        return response
+
+    return check

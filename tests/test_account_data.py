@@ -17,6 +17,7 @@ from app.models import (
     OAuthGrant,
     User,
 )
+from app.operations import all_scopes
 from app.todos.models import Todo
 from tests.browser import browser, log_in, post_form
 from tests.factories import PASSWORD, make_key, make_todo, make_user
@@ -59,7 +60,8 @@ def test_connected_apps_lists_the_gpts_the_user_allowed(app, client, world):
     html = client.get("/account").get_data(as_text=True)
 
     assert "Todo GPT" in html
-    assert "<code>todos:read</code>" in html and "<code>todos:write</code>" in html
+    for scope in all_scopes():
+        assert f"<code>{scope}</code>" in html
     pk = _client_pk(app, world["client_id"])
     assert f'action="/account/apps/{pk}/disconnect"' in html
 
@@ -128,14 +130,14 @@ def test_export_downloads_the_users_data_as_a_json_attachment(app, client, world
     [key] = data["api_keys"]
     assert (key["name"], key["scopes"], key["status"]) == (
         "Ada's GPT",
-        ["todos:read", "todos:write"],
+        list(all_scopes()),
         "active",
     )
     assert key["prefix"] == world["ada_key"][:12]
     assert key["last_used_at"] is not None
     [connected] = data["connected_apps"]
     assert connected["client_name"] == "Todo GPT"
-    assert connected["scopes"] == ["todos:read", "todos:write"]
+    assert connected["scopes"] == list(all_scopes())
     [grant] = data["oauth_grants"]
     assert (grant["client_name"], grant["revoked_at"]) == ("Todo GPT", None)
 

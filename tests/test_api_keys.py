@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ApiKey, User, utcnow
+from app.operations import all_scopes
 from app.todos.models import Todo
 from tests.browser import log_in, post_form
 from tests.factories import make_key, make_todo, make_user
@@ -43,7 +44,7 @@ def _b64(text: str) -> str:
 
 
 def _create_on_page(client, **fields):
-    data = {"name": "My GPT", "scopes": ["todos:read", "todos:write"], **fields}
+    data = {"name": "My GPT", "scopes": list(all_scopes()), **fields}
     return post_form(client, "/account/keys", data, page="/account")
 
 

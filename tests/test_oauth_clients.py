@@ -9,6 +9,7 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from app.oauth.clients import ClientError, add_redirect, create_client, find_client
+from app.operations import all_scopes
 from tests.browser import browser
 from tests.conftest import TEST_PUBLIC_URL
 from tests.factories import GPT_ID, make_client
@@ -262,7 +263,7 @@ def test_metadata_is_valid_rfc8414_and_matches_the_endpoints(app):
     ):
         assert {"client_secret_post", "client_secret_basic"} <= set(metadata[methods])
     assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token"}
-    assert metadata["scopes_supported"] == ["todos:read", "todos:write"]
+    assert metadata["scopes_supported"] == list(all_scopes())
     for url in (metadata["service_documentation"], metadata["op_policy_uri"]):
         assert app.test_client().get(url.removeprefix(TEST_PUBLIC_URL)).status_code == 200
 

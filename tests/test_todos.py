@@ -353,3 +353,42 @@ def test_another_users_todos_are_invisible_and_untouchable(api, app):
         stored = db.session.get(Todo, secret_id)
         assert (stored.title, stored.done) == ("not yours", False)
 
+
+def test_the_spec_shows_the_todo_fields_and_the_cursor_error(api):
+    spec = api.get("/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    for method in ("post", "patch"):
+        body = spec["paths"]["/todos" if method == "post" else "/todos/{todo_id}"][method]
+        ref = body["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        fields = schemas[ref.removeprefix("#/components/schemas/")]["properties"]
+        assert {"title", "notes", "due"} <= set(fields)
+    assert "400" in spec["paths"]["/todos"]["get"]["responses"]
+
+
+def test_every_todo_operation_answers_as_the_spec_says(api, check_against_spec):
+    def call(method: str, path: str, status: int, **kwargs):
+        response = api.open(path, method=method, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)[:300]
+        return check_against_spec(response)
+
+    first = call("POST", "/todos", 201, json={"title": "Buy milk", "due": "2030-01-01"}).json
+    call("POST", "/todos", 201, json={"title": "Bake", "notes": "2 loaves"})
+    todo_id = first["id"]
+    page = call("GET", "/todos?limit=1", 200).json
+    assert page["next_cursor"]
+    last = call("GET", "/todos", 200, query_string={"cursor": page["next_cursor"]}).json
+    assert last["next_cursor"] is None
+    call("GET", "/todos?status=all&q=milk&due_before=2031-01-01", 200)
+    call("GET", f"/todos/{todo_id}", 200)
+    call("PATCH", f"/todos/{todo_id}", 200, json={"done": True, "due": None})
+    call("DELETE", f"/todos/{todo_id}", 204)
+
+    # The errors of the todos' own arguments; tests/test_spec.py sends every operation the
+    # errors any operation of its kind can answer.
+    call("GET", "/todos?limit=0", 422)
+    call("GET", "/todos?cursor=bogus", 400)
+    call("POST", "/todos", 422, json={"title": "", "extra": 1})
+    call("GET", f"/todos/{todo_id}", 404)
+    call("PATCH", f"/todos/{todo_id}", 404, json={"done": False})
+    call("PATCH", f"/todos/{todo_id + 1}", 422, json={"done": "yes"})
+    call("DELETE", f"/todos/{todo_id}", 404)

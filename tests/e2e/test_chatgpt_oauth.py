@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.operations import all_scopes
 from tests.e2e.chatgpt import browser, call, exchange, seed, sign_in, token_request
 from tests.e2e.conftest import Server, module_servers, reuse
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
@@ -54,7 +55,7 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
     assert tokens["token_type"].lower() == "bearer"
     assert 3000 <= tokens["expires_in"] <= 3600
     assert tokens["refresh_token"]
-    assert set(tokens["scope"].split()) == {"todos:read", "todos:write"}
+    assert set(tokens["scope"].split()) == set(all_scopes())
     auth = bearer(tokens["access_token"])
 
     created = []
