@@ -12,10 +12,10 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from app.operations import all_operations, all_scopes
+from app.spec.cli import CANONICAL_SETTINGS
 from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
 
 CHECKED_IN_SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
-CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": "https://todo-action.example.com"}
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
