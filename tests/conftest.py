@@ -1,8 +1,13 @@
-"""A fresh app and a fresh, migrated database for every test.
+"""A fresh app and a fresh, migrated database for every test, and who is calling.
 
 SQLite (the default): migrations run once into a template file, which each test copies, so every
 test gets its own real SQLite file in its own temp dir. PostgreSQL (TEST_DATABASE_URL set): the
 schema is rebuilt and migrated once, and every table is emptied after each test.
+
+Besides `app` and pytest-flask's `client` (no credentials): `account` and `user_browser` (Ada,
+and Ada logged in), `chatgpt` (a registered client), `auth_headers` (a key or token with given
+scopes), `api` (a client carrying Ada's key) and `check_against_spec`. Rows are made with
+tests/factories.py, pages driven with tests/browser.py.
 """
 
 from __future__ import annotations
