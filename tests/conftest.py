@@ -1,27 +1,45 @@
-"""A fresh app and a fresh, migrated database for every test.
+"""A fresh app and a fresh, migrated database for every test, and who is calling.
 
 SQLite (the default): migrations run once into a template file, which each test copies, so every
 test gets its own real SQLite file in its own temp dir. PostgreSQL (TEST_DATABASE_URL set): the
 schema is rebuilt and migrated once, and every table is emptied after each test.
+
+Besides `app` and pytest-flask's `client` (no credentials): `account` and `user_browser` (Ada,
+and Ada logged in), `chatgpt` (a registered client), `auth_headers` (a key or token with given
+scopes), `api` (a client carrying Ada's key) and `check_against_spec`. Rows are made with
+tests/factories.py, pages driven with tests/browser.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from openapi_core import OpenAPI
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
 from app import create_app
 from app.extensions import db
+from app.models import User
+from tests.browser import log_in
+from tests.factories import make_client, make_key, make_token, make_user
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 TEST_PUBLIC_URL = "https://todo-action.test"
+
+
+def spec_path(rule: str) -> str:
+    """An operation's Flask path as the spec writes it: /todos/<int:todo_id> is
+    /todos/{todo_id}."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -109,23 +127,94 @@ def _push_request_context() -> Iterator[None]:
 
 
 @pytest.fixture
-def db_session(app: Flask):
-    """The database, for arranging and checking state outside requests."""
+def account(app: Flask) -> int:
+    """Ada's account (tests/factories.py's PASSWORD), as the log-in and sign-in tests use it."""
     with app.app_context():
-        yield db.session
+        return make_user("ada@example.com").id
 
 
 @pytest.fixture
-def account(app: Flask) -> int:
-    """A user with a password (tests/oauth_helpers.PASSWORD), as the OAuth tests sign in."""
-    from tests.oauth_helpers import make_account
-
-    return make_account(app)
+def user_browser(app: Flask, account: int) -> FlaskClient:
+    """A browser in which Ada has logged in."""
+    client = app.test_client()
+    log_in(client)
+    return client
 
 
 @pytest.fixture
 def chatgpt(app: Flask) -> tuple[str, str]:
     """A registered confidential client for ChatGPT: (client_id, client_secret)."""
-    from tests.oauth_helpers import register_client
+    with app.app_context():
+        return make_client("Todo GPT")
 
-    return register_client(app, "Todo GPT")
+
+@pytest.fixture
+def auth_headers(app: Flask) -> Callable[..., dict[str, str]]:
+    """`auth_headers(*scopes, email="ada@example.com", via="key")`: the headers of a request
+    made for the user with that email (made if new), with a new API key or, with via="token",
+    an OAuth access token that holds `scopes` (every scope the resources declare, if none)."""
+
+    def headers(*scopes: str, email: str = "ada@example.com", via: str = "key") -> dict:
+        with app.app_context():
+            user = db.session.scalar(sa.select(User).where(User.email == email))
+            user = user or make_user(email)
+            if via == "key":
+                _, credential = make_key(user, scopes or None)
+            else:
+                assert via == "token", via
+                credential = make_token(user, scopes or None)
+        return {"Authorization": f"Bearer {credential}"}
+
+    return headers
+
+
+@pytest.fixture
+def api(app: Flask, auth_headers: Callable[..., dict[str, str]]) -> FlaskClient:
+    """A client whose every request carries Ada's API key, which holds every scope, as her
+    GPT's requests do: for tests about what a resource does rather than about credentials."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = auth_headers()["Authorization"]
+    return client
+
+
+class _SpecRequest(WerkzeugOpenAPIRequest):
+    @property
+    def host_url(self) -> str:
+        # The spec's one server is the public URL; the test client calls localhost.
+        return TEST_PUBLIC_URL + "/"
+
+    @property
+    def body(self) -> bytes | None:
+        # Response validation has no use for it, and a body refused with 413 cannot be read.
+        return None
+
+
+@pytest.fixture
+def check_against_spec(app: Flask) -> Callable:
+    """`check_against_spec(response)`: the response, once checked against the spec the app
+    serves: its status is one its operation documents (an error may fall under `default`), and
+    its body has that status's shape."""
+    spec = app.test_client().get("/openapi.json").json
+    openapi = OpenAPI.from_dict(spec)
+    operations = [
+        (method, re.compile(re.sub(r"\{\w+\}", "[^/]+", path) + r"\Z"), item[method])
+        for path, item in spec["paths"].items()
+        for method in item
+    ]
+
+    def check(response):
+        request = response.request
+        [operation] = [
+            op
+            for method, pattern, op in operations
+            if method == request.method.lower() and pattern.match(request.path)
+        ]
+        documented = operation["responses"]
+        status = response.status_code
+        assert str(status) in documented or (status >= 400 and "default" in documented), (
+            f"{operation['operationId']} does not document {status}"
+        )
+        openapi.validate_response(_SpecRequest(request), WerkzeugOpenAPIResponse(response))
+        return response
+
+    return check

@@ -1,70 +1,20 @@
-"""Driving the OAuth provider the way ChatGPT and a user's browser do, through the real pages."""
+"""ChatGPT's side of the OAuth sign-in, in process: the authorize link, the consent page's
+answer, and the token endpoint as the GPT editor's Token Exchange Method calls it."""
 
 from __future__ import annotations
 
 import base64
-import re
-from functools import cache
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.accounts.passwords import hash_password
-from app.oauth.clients import create_client
-from tests.factories import make_user
+from tests.browser import csrf_token, log_in
+from tests.factories import GPT_ID
 
-PASSWORD = "correct horse battery staple"
-GPT_ID = "g-a1b2c3d4e5"
 CALLBACK = f"https://chatgpt.com/aip/{GPT_ID}/oauth/callback"
 OLD_CALLBACK = f"https://chat.openai.com/aip/{GPT_ID}/oauth/callback"
 STATE = "2f1c7a52-4a43-4d0e-9d59-0f3a8c1e5b77"
-CSRF_INPUT_RE = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*>')
-VALUE_RE = re.compile(r'\bvalue="([^"]+)"')
-
-
-@cache
-def _password_hash() -> str:
-    # Argon2 is slow on purpose; one hash serves every test account.
-    return hash_password(PASSWORD)
-
-
-def make_account(app: Flask, email: str = "ada@example.com") -> int:
-    with app.app_context():
-        return make_user(email, password_hash=_password_hash()).id
-
-
-def register_client(app: Flask, name: str = "ChatGPT", **options) -> tuple[str, str | None]:
-    """A registered client's id and secret (None for a public client)."""
-    options.setdefault("gpt_ids", [GPT_ID])
-    with app.app_context():
-        client, secret = create_client(name, **options)
-        return client.client_id, secret
-
-
-def browser(app: Flask) -> FlaskClient:
-    """A test client with its own cookies, like one user's browser."""
-    client = app.test_client()
-    # The test client speaks https, and Flask-WTF then checks the Referer against the host.
-    host = app.config.get("SERVER_NAME") or "localhost"
-    client.environ_base["HTTP_REFERER"] = f"https://{host}/"
-    return client
-
-
-def csrf_token(html: str) -> str:
-    field = CSRF_INPUT_RE.search(html)
-    assert field, "no CSRF token on the page"
-    return VALUE_RE.search(field.group(0)).group(1)
-
-
-def log_in(client: FlaskClient, email: str = "ada@example.com", next_path: str = "") -> None:
-    url = "/login" + (f"?next={next_path}" if next_path else "")
-    page = client.get(url)
-    response = client.post(
-        url,
-        data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page.text)},
-    )
-    assert response.status_code == 302, response.text
 
 
 def authorize_query(client_id: str, redirect_uri: str = CALLBACK, **params) -> dict:
@@ -165,10 +115,29 @@ def refresh(client: FlaskClient, client_id: str, secret: str | None, token: str,
 
 
 def sign_in(app: Flask, client_id: str, secret: str | None, email: str = "ada@example.com"):
-    """The whole dance for an existing account: the token response's JSON."""
-    user_browser = browser(app)
+    """The whole sign-in for an existing account, in a browser of its own: the token response."""
+    user_browser = app.test_client()
     log_in(user_browser, email)
     code = get_code(user_browser, client_id)
     response = exchange(app.test_client(), client_id, secret, code)
     assert response.status_code == 200, response.json
     return response.json
+
+
+def revoke(
+    client: FlaskClient, client_id: str, secret: str | None, token: str, method="post", **form
+):
+    """POST /oauth/revoke (RFC 7009), authenticating as `token_request` does."""
+    form["token"] = token
+    if method == "basic":
+        return client.post("/oauth/revoke", data=form, headers=basic(client_id, secret))
+    return client.post(
+        "/oauth/revoke", data={**form, "client_id": client_id, "client_secret": secret}
+    )
+
+
+def token_works(app: Flask, access_token: str) -> bool:
+    """Whether the API takes the access token (and a 401 if it does not, nothing else)."""
+    response = app.test_client().get("/todos", headers=bearer(access_token))
+    assert response.status_code in (200, 401), response.json
+    return response.status_code == 200

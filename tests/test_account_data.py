@@ -17,46 +17,33 @@ from app.models import (
     OAuthGrant,
     User,
 )
+from app.operations import all_scopes
 from app.todos.models import Todo
-from tests.account_helpers import PASSWORD, browser, log_in, make_account, make_key, post_form
-from tests.factories import make_todo
-from tests.oauth_helpers import authorize_query, exchange, get_code, refresh, register_client
-
-
-def _connect(app, email: str, client_id: str, secret: str) -> dict:
-    """Sign in to the GPT through the real consent page: the token response."""
-    user_browser = app.test_client()
-    log_in(user_browser, email)
-    code = get_code(user_browser, client_id)
-    response = exchange(app.test_client(), client_id, secret, code)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def _bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
+from tests.browser import browser, log_in, post_form
+from tests.factories import PASSWORD, make_key, make_todo, make_user
+from tests.oauth_helpers import authorize_query, bearer, refresh, sign_in
 
 
 @pytest.fixture
-def world(app):
+def world(app, chatgpt):
     """Ada and Eve, each with a todo, an API key and ChatGPT connected through OAuth."""
+    client_id, secret = chatgpt
     with app.app_context():
-        ada = make_account("ada@example.com")
-        eve = make_account("eve@example.com")
+        ada = make_user("ada@example.com")
+        eve = make_user("eve@example.com")
         make_todo(ada, "Ada's todo", notes="ada notes")
         make_todo(eve, "Eve's secret", notes="eve notes")
         _, ada_key = make_key(ada, name="Ada's GPT")
         _, eve_key = make_key(eve, name="Eve's GPT")
         ids = {"ada": ada.id, "eve": eve.id}
-    client_id, secret = register_client(app, "Todo GPT")
     return {
         "ids": ids,
         "client_id": client_id,
         "secret": secret,
         "ada_key": ada_key,
         "eve_key": eve_key,
-        "ada_tokens": _connect(app, "ada@example.com", client_id, secret),
-        "eve_tokens": _connect(app, "eve@example.com", client_id, secret),
+        "ada_tokens": sign_in(app, client_id, secret, "ada@example.com"),
+        "eve_tokens": sign_in(app, client_id, secret, "eve@example.com"),
     }
 
 
@@ -73,14 +60,15 @@ def test_connected_apps_lists_the_gpts_the_user_allowed(app, client, world):
     html = client.get("/account").get_data(as_text=True)
 
     assert "Todo GPT" in html
-    assert "<code>todos:read</code>" in html and "<code>todos:write</code>" in html
+    for scope in all_scopes():
+        assert f"<code>{scope}</code>" in html
     pk = _client_pk(app, world["client_id"])
     assert f'action="/account/apps/{pk}/disconnect"' in html
 
 
 def test_disconnect_ends_the_apps_access_at_once_and_asks_again_next_time(app, client, world):
     access = world["ada_tokens"]["access_token"]
-    assert client.get("/todos", headers=_bearer(access)).status_code == 200
+    assert client.get("/todos", headers=bearer(access)).status_code == 200
     log_in(client)
     pk = _client_pk(app, world["client_id"])
 
@@ -88,7 +76,7 @@ def test_disconnect_ends_the_apps_access_at_once_and_asks_again_next_time(app, c
 
     assert response.status_code == 302
     assert "Todo GPT is disconnected" in client.get("/account").get_data(as_text=True)
-    denied = client.get("/todos", headers=_bearer(access))
+    denied = client.get("/todos", headers=bearer(access))
     assert denied.status_code == 401
     assert "WWW-Authenticate" in denied.headers
     again = refresh(
@@ -102,12 +90,12 @@ def test_disconnect_ends_the_apps_access_at_once_and_asks_again_next_time(app, c
     assert "Allow" in consent_page.get_data(as_text=True)
     # Eve's connection to the same GPT is hers alone.
     eve_access = world["eve_tokens"]["access_token"]
-    assert client.get("/todos", headers=_bearer(eve_access)).status_code == 200
+    assert client.get("/todos", headers=bearer(eve_access)).status_code == 200
 
 
 def test_disconnecting_an_app_the_user_never_connected_is_404(app, client, world):
     with app.app_context():
-        make_account("bob@example.com")
+        make_user("bob@example.com")
     log_in(client, "bob@example.com")
     pk = _client_pk(app, world["client_id"])
 
@@ -115,8 +103,7 @@ def test_disconnecting_an_app_the_user_never_connected_is_404(app, client, world
 
     assert response.status_code == 404
     assert (
-        client.get("/todos", headers=_bearer(world["ada_tokens"]["access_token"])).status_code
-        == 200
+        client.get("/todos", headers=bearer(world["ada_tokens"]["access_token"])).status_code == 200
     )
 
 
@@ -125,7 +112,7 @@ def _export(client):
 
 
 def test_export_downloads_the_users_data_as_a_json_attachment(app, client, world):
-    client.get("/todos", headers=_bearer(world["ada_key"]))
+    client.get("/todos", headers=bearer(world["ada_key"]))
     log_in(client)
 
     response = _export(client)
@@ -143,14 +130,14 @@ def test_export_downloads_the_users_data_as_a_json_attachment(app, client, world
     [key] = data["api_keys"]
     assert (key["name"], key["scopes"], key["status"]) == (
         "Ada's GPT",
-        ["todos:read", "todos:write"],
+        list(all_scopes()),
         "active",
     )
     assert key["prefix"] == world["ada_key"][:12]
     assert key["last_used_at"] is not None
     [connected] = data["connected_apps"]
     assert connected["client_name"] == "Todo GPT"
-    assert connected["scopes"] == ["todos:read", "todos:write"]
+    assert connected["scopes"] == list(all_scopes())
     [grant] = data["oauth_grants"]
     assert (grant["client_name"], grant["revoked_at"]) == ("Todo GPT", None)
 
@@ -229,10 +216,10 @@ def test_delete_account_removes_everything_and_every_credential_stops_working(ap
         assert _owned_rows(eve) == before_eve
         assert _orphans() == 0
     assert client.get("/account").status_code == 302
-    assert client.get("/todos", headers=_bearer(world["ada_key"])).status_code == 401
+    assert client.get("/todos", headers=bearer(world["ada_key"])).status_code == 401
     access = world["ada_tokens"]["access_token"]
-    assert client.get("/todos", headers=_bearer(access)).status_code == 401
-    assert client.get("/todos", headers=_bearer(world["eve_key"])).status_code == 200
+    assert client.get("/todos", headers=bearer(access)).status_code == 401
+    assert client.get("/todos", headers=bearer(world["eve_key"])).status_code == 200
     failed = post_form(client, "/login", {"email": "ada@example.com", "password": PASSWORD})
     assert failed.status_code == 401
 
@@ -263,7 +250,7 @@ def test_delete_account_without_the_right_password_deletes_nothing(app, client, 
     with app.app_context():
         assert all(n >= 1 for n in _owned_rows(world["ids"]["ada"]).values())
     assert client.get("/account").status_code == 200
-    assert client.get("/todos", headers=_bearer(world["ada_key"])).status_code == 200
+    assert client.get("/todos", headers=bearer(world["ada_key"])).status_code == 200
 
 
 def test_the_privacy_policy_names_the_controls_the_account_page_has(app, client, world):

@@ -11,8 +11,9 @@ from argon2 import PasswordHasher
 from app.accounts.passwords import needs_rehash
 from app.extensions import db
 from app.models import ApiKey, User
-from tests.account_helpers import PASSWORD, browser, csrf_token, log_in, make_account, post_form
+from tests.browser import browser, csrf_token, log_in, post_form
 from tests.conftest import build_app
+from tests.factories import PASSWORD, make_user
 
 
 def _users(app) -> list[str]:
@@ -69,7 +70,7 @@ def test_sign_up_refuses_bad_input_and_says_why(app, client, email, password, co
 
 def test_passwords_of_10_and_256_characters_are_accepted(app, client):
     assert _signup(client, email="a@example.com", password="p" * 10).status_code == 302
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
     assert _signup(client, email="b@example.com", password="p" * 256).status_code == 302
 
     assert _users(app) == ["a@example.com", "b@example.com"]
@@ -77,7 +78,7 @@ def test_passwords_of_10_and_256_characters_are_accepted(app, client):
 
 def test_a_second_sign_up_with_the_same_email_in_other_case_is_refused(app, client):
     with app.app_context():
-        make_account("ada@example.com")
+        make_user("ada@example.com")
 
     response = _signup(client, email="ADA@example.com")
 
@@ -91,7 +92,7 @@ def test_sign_up_when_closed_shows_a_clear_page_and_creates_nothing(database_url
     client = browser(closed.test_client())
 
     page = client.get("/signup")
-    token = csrf_token(client, "/login")
+    token = csrf_token(client.get("/login").text)
     response = client.post(
         "/signup",
         data={
@@ -113,7 +114,7 @@ def test_sign_up_when_closed_shows_a_clear_page_and_creates_nothing(database_url
 
 def test_log_in_goes_to_the_account_page(app, client):
     with app.app_context():
-        make_account()
+        make_user()
 
     response = log_in(client, email="ADA@example.com ")
 
@@ -123,7 +124,7 @@ def test_log_in_goes_to_the_account_page(app, client):
 
 def test_log_in_returns_to_the_page_that_asked_for_it(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
     target = "/oauth/authorize?client_id=tdc_x&response_type=code"
 
@@ -149,7 +150,7 @@ def test_log_in_returns_to_the_page_that_asked_for_it(app, client):
 )
 def test_log_in_never_redirects_off_site(app, client, target):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
 
     response = post_form(
@@ -165,7 +166,7 @@ def test_log_in_never_redirects_off_site(app, client, target):
 
 def test_the_account_page_asks_for_log_in_and_comes_back(app, client):
     with app.app_context():
-        make_account()
+        make_user()
 
     first = client.get("/account")
     assert first.status_code == 302
@@ -184,7 +185,7 @@ def test_the_account_page_asks_for_log_in_and_comes_back(app, client):
 )
 def test_a_failed_log_in_says_only_wrong_email_or_password(app, client, email, password):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
 
     response = post_form(client, "/login", {"email": email, "password": password})
@@ -218,19 +219,19 @@ def test_log_in_upgrades_an_outdated_password_hash(app, client):
     with app.app_context():
         stored = db.session.scalar(sa.select(User.password_hash))
         assert not needs_rehash(stored)
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
     assert log_in(client).status_code == 302
 
 
 def test_log_out_is_post_only_and_ends_the_session(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     log_in(client)
 
     assert client.get("/logout").status_code == 405
     assert client.get("/account").status_code == 200
 
-    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
 
     assert response.status_code == 302
     assert client.get("/account").status_code == 302
@@ -238,7 +239,7 @@ def test_log_out_is_post_only_and_ends_the_session(app, client):
 
 def test_the_nav_shows_log_in_when_signed_out_and_account_when_signed_in(app, client):
     with app.app_context():
-        make_account()
+        make_user()
 
     signed_out = client.get("/").get_data(as_text=True)
     assert 'href="/login"' in signed_out and 'href="/signup"' in signed_out
@@ -253,20 +254,20 @@ def test_the_nav_shows_log_in_when_signed_out_and_account_when_signed_in(app, cl
 
 def test_the_admin_link_shows_only_for_admins_and_only_if_there_is_an_admin_page(app, client):
     with app.app_context():
-        make_account("ada@example.com")
-        make_account("root@example.com", is_admin=True)
+        make_user("ada@example.com")
+        make_user("root@example.com", is_admin=True)
     has_admin_page = "admin.index" in app.view_functions
 
     log_in(client, "ada@example.com")
     assert ">Admin<" not in client.get("/").get_data(as_text=True)
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
     log_in(client, "root@example.com")
     assert (">Admin<" in client.get("/").get_data(as_text=True)) is has_admin_page
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
 
     refused_login = client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
@@ -295,9 +296,9 @@ def test_a_post_without_the_csrf_token_changes_nothing(app, client):
 
 def test_a_post_from_another_site_is_refused_even_with_a_token(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     log_in(client)
-    token = csrf_token(client, "/account")
+    token = csrf_token(client.get("/account").text)
     client.environ_base["HTTP_REFERER"] = "https://evil.example/"
 
     response = client.post("/account/delete", data={"csrf_token": token, "password": PASSWORD})
@@ -316,7 +317,7 @@ def _session_cookie(response) -> str:
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(app, client):
     with app.app_context():
-        make_account()
+        make_user()
 
     cookie = _session_cookie(log_in(client))
 
@@ -341,7 +342,7 @@ def production_app(database_url, app):
 
 def test_in_production_the_session_cookie_is_also_secure(production_app):
     with production_app.app_context():
-        make_account()
+        make_user()
     client = production_app.test_client()
 
     cookie = _session_cookie(log_in(client))
@@ -354,9 +355,9 @@ def test_in_production_the_session_cookie_is_also_secure(production_app):
 
 def test_repeated_failed_log_ins_to_one_account_get_429_with_retry_after(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
-    token = csrf_token(client)
+    token = csrf_token(client.get("/login").text)
 
     statuses = []
     for _ in range(11):
@@ -383,7 +384,7 @@ def test_the_log_in_limit_counts_posts_only(app, client):
 
 def test_sign_ups_from_one_address_are_limited(app, client):
     browser(client)
-    token = csrf_token(client, "/signup")
+    token = csrf_token(client.get("/signup").text)
     data = {"csrf_token": token, "email": "x@example.com", "password": "short", "confirm": "short"}
 
     statuses = [client.post("/signup", data=data).status_code for _ in range(11)]
@@ -393,7 +394,7 @@ def test_sign_ups_from_one_address_are_limited(app, client):
 
 def test_log_ins_from_one_address_are_limited_across_accounts(app, client):
     browser(client)
-    token = csrf_token(client)
+    token = csrf_token(client.get("/login").text)
 
     # No password: refused before any hashing, and still counted.
     statuses = [
@@ -407,7 +408,7 @@ def test_log_ins_from_one_address_are_limited_across_accounts(app, client):
 
 def test_a_form_sent_after_the_session_ended_asks_for_log_in_then_shows_the_account(app, client):
     with app.app_context():
-        make_account()
+        make_user()
     browser(client)
 
     response = post_form(client, "/account/keys", {"name": "k", "scopes": "todos:read"})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from tests.account_helpers import make_account, make_key
+from app.extensions import db
+from app.todos.models import Todo
 
 
 @pytest.fixture
@@ -16,14 +18,8 @@ def app_settings(request) -> dict:
     }
 
 
-def bearer_for(app, email: str) -> dict:
-    with app.app_context():
-        _, key = make_key(make_account(email))
-    return {"Authorization": f"Bearer {key}"}
-
-
-def test_each_key_has_its_own_allowance(app, client):
-    ada, bob = bearer_for(app, "ada@example.com"), bearer_for(app, "bob@example.com")
+def test_each_key_has_its_own_allowance(app, client, auth_headers):
+    ada, bob = auth_headers(email="ada@example.com"), auth_headers(email="bob@example.com")
     # Every request comes from the same address, as ChatGPT's do.
     assert [client.get("/todos", headers=ada).status_code for _ in range(3)] == [200] * 3
     refused = client.post("/todos", json={"title": "one too many"}, headers=ada)
@@ -35,10 +31,7 @@ def test_each_key_has_its_own_allowance(app, client):
     # The refused request changed nothing.
     assert client.get("/todos", headers=bob).status_code == 200
     with app.app_context():
-        from app.extensions import db
-        from app.todos.models import Todo
-
-        assert db.session.query(Todo).count() == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 0
 
 
 @pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "none"}], indirect=True)
@@ -49,13 +42,13 @@ def test_without_credentials_the_demo_list_is_limited_per_address(client):
 
 
 @pytest.mark.parametrize("app_settings", [{"API_RATE_LIMIT": "off"}], indirect=True)
-def test_off_means_no_limit(app, client):
-    ada = bearer_for(app, "ada@example.com")
+def test_off_means_no_limit(client, auth_headers):
+    ada = auth_headers()
     assert {client.get("/todos", headers=ada).status_code for _ in range(30)} == {200}
 
 
-def test_bad_credentials_are_refused_before_they_count(app, client):
-    ada = bearer_for(app, "ada@example.com")
+def test_bad_credentials_are_refused_before_they_count(client, auth_headers):
+    ada = auth_headers()
     for _ in range(5):
         assert (
             client.get("/todos", headers={"Authorization": "Bearer tdk_wrong"}).status_code == 401
@@ -63,8 +56,8 @@ def test_bad_credentials_are_refused_before_they_count(app, client):
     assert client.get("/todos", headers=ada).status_code == 200
 
 
-def test_answers_say_how_much_of_the_allowance_is_left_across_operations(app, client):
-    ada = bearer_for(app, "ada@example.com")
+def test_answers_say_how_much_of_the_allowance_is_left_across_operations(client, auth_headers):
+    ada = auth_headers()
     listed = client.get("/todos", headers=ada)
     added = client.post("/todos", json={"title": "Buy milk"}, headers=ada)
 
@@ -78,6 +71,6 @@ def test_answers_say_how_much_of_the_allowance_is_left_across_operations(app, cl
 
 
 @pytest.mark.parametrize("app_settings", [{"API_RATE_LIMIT": "off"}], indirect=True)
-def test_with_the_limit_off_answers_carry_no_allowance(app, client):
-    ada = bearer_for(app, "ada@example.com")
+def test_with_the_limit_off_answers_carry_no_allowance(client, auth_headers):
+    ada = auth_headers()
     assert "X-RateLimit-Limit" not in client.get("/todos", headers=ada).headers

@@ -37,14 +37,13 @@ def _database_state(app) -> tuple:
 
 @pytest.fixture
 def app_settings(request) -> dict:
-    # `none` mode: requests act as the demo user, so the input, not auth, decides the answer.
-    return {"ACTION_AUTH": "none", **getattr(request, "param", {})}
+    return getattr(request, "param", {})
 
 
 @pytest.fixture
-def todo(client) -> dict:
+def todo(api) -> dict:
     """An existing todo, so that a failed change has something it could have damaged."""
-    response = client.post("/todos", json={"title": "Existing", "notes": "keep me"})
+    response = api.post("/todos", json={"title": "Existing", "notes": "keep me"})
     assert response.status_code == 201
     return response.json
 
@@ -191,11 +190,11 @@ BAD_REQUESTS = {
     ids=list(BAD_REQUESTS),
 )
 def test_bad_request_gets_a_clear_error_and_changes_nothing(
-    client, app, todo, method, path, kwargs, status, named
+    api, app, todo, method, path, kwargs, status, named
 ):
     before = _database_state(app)
 
-    response = client.open(path.format(id=todo["id"]), method=method, **kwargs)
+    response = api.open(path.format(id=todo["id"]), method=method, **kwargs)
 
     body = _assert_error(response, status)
     if named:
@@ -215,10 +214,10 @@ def test_bad_request_gets_a_clear_error_and_changes_nothing(
         ("POST", "/openapi.json", {"GET"}),
     ],
 )
-def test_wrong_method_gets_405_with_allow(client, app, todo, method, path, allowed):
+def test_wrong_method_gets_405_with_allow(api, app, todo, method, path, allowed):
     before = _database_state(app)
 
-    response = client.open(path.format(id=todo["id"]), method=method, json={"title": "x"})
+    response = api.open(path.format(id=todo["id"]), method=method, json={"title": "x"})
 
     _assert_error(response, 405)
     assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
@@ -234,7 +233,7 @@ def test_wrong_method_gets_405_with_allow(client, app, todo, method, path, allow
     ],
     indirect=["app_settings"],
 )
-def test_body_size_limit_follows_max_content_length(client, app, todo, size, status):
+def test_body_size_limit_follows_max_content_length(api, app, todo, size, status):
     # Notes are not length-checked before the size limit, so padding them is a fair filler.
     padding = size - len(json.dumps({"title": "t", "notes": ""}))
     body = json.dumps({"title": "t", "notes": " " * min(padding, 5000)})
@@ -242,7 +241,7 @@ def test_body_size_limit_follows_max_content_length(client, app, todo, size, sta
     assert len(body.encode()) == size
     before = _database_state(app)
 
-    response = client.post("/todos", data=body, content_type=JSON)
+    response = api.post("/todos", data=body, content_type=JSON)
 
     assert response.status_code == status
     if status == 413:
@@ -250,10 +249,10 @@ def test_body_size_limit_follows_max_content_length(client, app, todo, size, sta
         assert _database_state(app) == before
 
 
-def test_every_unknown_field_is_named(client, app, todo):
+def test_every_unknown_field_is_named(api, app, todo):
     before = _database_state(app)
 
-    response = client.patch(f"/todos/{todo['id']}", json={"done": True, "color": 1, "tags": []})
+    response = api.patch(f"/todos/{todo['id']}", json={"done": True, "color": 1, "tags": []})
 
     body = _assert_error(response, 422)
     assert set(body["errors"]["json"]) == {"color", "tags"}
@@ -270,10 +269,10 @@ def test_every_unknown_field_is_named(client, app, todo):
     ],
     ids=["many unknown fields", "one huge field name", "many long field names"],
 )
-def test_errors_that_echo_input_stay_under_the_response_limit(client, app, todo, body):
+def test_errors_that_echo_input_stay_under_the_response_limit(api, app, todo, body):
     before = _database_state(app)
 
-    response = client.post("/todos", data=json.dumps(body), content_type=JSON)
+    response = api.post("/todos", data=json.dumps(body), content_type=JSON)
 
     _assert_error(response, 422)
     assert _database_state(app) == before
@@ -301,14 +300,14 @@ WEIRD_VALUES = [
 
 
 @pytest.mark.parametrize("field", ["title", "notes", "done", "due"])
-def test_no_value_of_any_field_causes_a_server_error(client, app, todo, field):
+def test_no_value_of_any_field_causes_a_server_error(api, app, todo, field):
     for value in WEIRD_VALUES:
         for method, path, body in [
             ("POST", "/todos", {"title": "ok", field: value}),
             ("PATCH", f"/todos/{todo['id']}", {field: value}),
         ]:
             before = _database_state(app)
-            response = client.open(path, method=method, json=body)
+            response = api.open(path, method=method, json=body)
             assert response.status_code < 500, (method, body, response.json)
             if response.status_code >= 400:
                 _assert_error(response, response.status_code)
@@ -316,9 +315,9 @@ def test_no_value_of_any_field_causes_a_server_error(client, app, todo, field):
 
 
 @pytest.mark.parametrize("param", ["q", "status", "due_before", "limit", "cursor"])
-def test_no_query_value_causes_a_server_error(client, param):
+def test_no_query_value_causes_a_server_error(api, param):
     for value in ["\x00", "%", "_", "😀", "x" * 200, "' OR 1=1 --", "\\", "-1", "9" * 30]:
-        response = client.get("/todos", query_string={param: value})
+        response = api.get("/todos", query_string={param: value})
 
         assert response.status_code in (200, 400, 422), (param, value)
         if response.status_code != 200:

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ApiKey, User, utcnow
-from tests.account_helpers import PASSWORD, log_in, make_account, make_key
+from app.operations import all_scopes
+from tests.browser import log_in
+from tests.factories import PASSWORD, make_key, make_user
 
 EXPECTED_JSON_KEYS = ["id", "key", "prefix", "name", "scopes", "expires_at"]
 
@@ -100,7 +102,7 @@ def test_users_create_refuses_bad_input_in_one_line(app, cli, email, password, m
 
 def test_users_create_refuses_a_taken_email(app, cli):
     with app.app_context():
-        make_account("ada@example.com")
+        make_user("ada@example.com")
 
     result = cli("users", "create", "ADA@example.com", "--password-stdin", input=f"{PASSWORD}\n")
 
@@ -111,8 +113,8 @@ def test_users_create_refuses_a_taken_email(app, cli):
 def test_users_list_shows_accounts_and_who_is_admin(app, cli):
     assert cli("users", "list").output.strip() == "No accounts."
     with app.app_context():
-        make_account("ada@example.com", is_admin=True)
-        make_account("bob@example.com")
+        make_user("ada@example.com", is_admin=True)
+        make_user("bob@example.com")
         db.session.add(User(email="demo@todo-action.invalid", is_demo=True))
         db.session.commit()
 
@@ -126,7 +128,7 @@ def test_users_list_shows_accounts_and_who_is_admin(app, cli):
 
 def test_users_set_admin_grants_and_revokes(app, cli):
     with app.app_context():
-        make_account("ada@example.com")
+        make_user("ada@example.com")
 
     granted = cli("users", "set-admin", "Ada@example.com")
     assert granted.exit_code == 0, granted.output
@@ -141,13 +143,7 @@ def test_users_set_admin_of_an_unknown_email_fails(app, cli):
     _one_line_error(cli("users", "set-admin", "nobody@example.com"), "No account")
 
 
-@pytest.fixture
-def ada(app):
-    with app.app_context():
-        return make_account("ada@example.com").id
-
-
-def test_keys_create_json_prints_exactly_one_object_with_a_working_key(app, cli, client, ada):
+def test_keys_create_json_prints_exactly_one_object_with_a_working_key(app, cli, client, account):
     result = cli(
         "keys",
         "create",
@@ -176,17 +172,17 @@ def test_keys_create_json_prints_exactly_one_object_with_a_working_key(app, cli,
     assert client.post("/todos", json={"title": "x"}, headers=headers).status_code == 403
 
 
-def test_keys_create_defaults_to_every_scope_and_no_expiry(app, cli, client, ada):
+def test_keys_create_defaults_to_every_scope_and_no_expiry(app, cli, client, account):
     result = cli("keys", "create", "ada@example.com", "--name", "GPT", "--json")
 
     data = json.loads(result.stdout)
-    assert data["scopes"] == ["todos:read", "todos:write"]
+    assert data["scopes"] == list(all_scopes())
     assert data["expires_at"] is None
     headers = {"X-API-Key": data["key"]}
     assert client.post("/todos", json={"title": "x"}, headers=headers).status_code == 201
 
 
-def test_keys_create_without_json_shows_the_key_once_for_a_person(app, cli, ada):
+def test_keys_create_without_json_shows_the_key_once_for_a_person(app, cli, account):
     result = cli("keys", "create", "ada@example.com", "--name", "GPT")
 
     assert result.exit_code == 0, result.output
@@ -208,7 +204,7 @@ def test_keys_create_without_json_shows_the_key_once_for_a_person(app, cli, ada)
         (["ada@example.com"], "Missing option '--name'"),
     ],
 )
-def test_keys_create_refuses_bad_input_in_one_line(app, cli, ada, args, message):
+def test_keys_create_refuses_bad_input_in_one_line(app, cli, account, args, message):
     result = cli("keys", "create", *args, "--json")
 
     _one_line_error(result, message)
@@ -216,10 +212,10 @@ def test_keys_create_refuses_bad_input_in_one_line(app, cli, ada, args, message)
     assert _keys(app) == []
 
 
-def test_keys_list_shows_prefixes_never_keys_and_filters_by_email(app, cli, ada):
+def test_keys_list_shows_prefixes_never_keys_and_filters_by_email(app, cli, account):
     with app.app_context():
-        _, ada_key = make_key(db.session.get(User, ada), name="Ada's GPT")
-        _, bob_key = make_key(make_account("bob@example.com"), name="Bob's GPT")
+        _, ada_key = make_key(db.session.get(User, account), name="Ada's GPT")
+        _, bob_key = make_key(make_user("bob@example.com"), name="Bob's GPT")
 
     everyone = cli("keys", "list").output
     only_ada = cli("keys", "list", "ada@example.com").output
@@ -232,9 +228,9 @@ def test_keys_list_shows_prefixes_never_keys_and_filters_by_email(app, cli, ada)
 
 
 @pytest.mark.parametrize("how", ["id", "prefix", "short-prefix", "whole-key"])
-def test_keys_revoke_by_id_prefix_or_key_stops_the_key(app, cli, client, ada, how):
+def test_keys_revoke_by_id_prefix_or_key_stops_the_key(app, cli, client, account, how):
     with app.app_context():
-        key_id, raw = make_key(db.session.get(User, ada))
+        key_id, raw = make_key(db.session.get(User, account))
     name = {"id": str(key_id), "prefix": raw[:12], "short-prefix": raw[:7], "whole-key": raw}[how]
 
     result = cli("keys", "revoke", name)
@@ -246,9 +242,9 @@ def test_keys_revoke_by_id_prefix_or_key_stops_the_key(app, cli, client, ada, ho
     assert "revoked" in cli("keys", "list").output
 
 
-def test_keys_revoke_refuses_an_ambiguous_prefix(app, cli, client, ada):
+def test_keys_revoke_refuses_an_ambiguous_prefix(app, cli, client, account):
     with app.app_context():
-        user = db.session.get(User, ada)
+        user = db.session.get(User, account)
         first_id, first = make_key(user)
         second_id, second = make_key(user)
         # Two keys whose visible prefixes agree, as random ones eventually will.
@@ -275,17 +271,17 @@ def test_keys_revoke_refuses_an_ambiguous_prefix(app, cli, client, ada):
         ("tdk_" + "x" * 43, "No API key matches"),
     ],
 )
-def test_keys_revoke_of_an_unknown_key_fails_and_revokes_nothing(app, cli, ada, name, message):
+def test_keys_revoke_of_an_unknown_key_fails_and_revokes_nothing(app, cli, account, name, message):
     with app.app_context():
-        make_key(db.session.get(User, ada))
+        make_key(db.session.get(User, account))
 
     _one_line_error(cli("keys", "revoke", name), message)
     assert [k.revoked_at for k in _keys(app)] == [None]
 
 
-def test_revoking_twice_says_so(app, cli, ada):
+def test_revoking_twice_says_so(app, cli, account):
     with app.app_context():
-        key_id, _ = make_key(db.session.get(User, ada))
+        key_id, _ = make_key(db.session.get(User, account))
 
     cli("keys", "revoke", str(key_id))
     again = cli("keys", "revoke", str(key_id))

@@ -10,13 +10,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import OAuthClient
 from app.secrets_util import digest
-from tests.oauth_helpers import (
-    CALLBACK,
-    browser,
-    csrf_token,
-    log_in,
-    make_account,
-)
+from tests.browser import browser, csrf_token, log_in
+from tests.factories import make_user
+from tests.oauth_helpers import CALLBACK
 
 
 @pytest.fixture
@@ -160,20 +156,15 @@ def test_gpt_setup_in_none_mode_warns_about_the_shared_list(database_url):
 
 
 def _admin_browser(app, *, admin: bool = True):
-    user_id = make_account(app, "root@example.com")
-    if admin:
-        with app.app_context():
-            from app.models import User
-
-            db.session.get(User, user_id).is_admin = True
-            db.session.commit()
-    client = browser(app)
+    with app.app_context():
+        make_user("root@example.com", is_admin=admin)
+    client = app.test_client()
     log_in(client, "root@example.com")
     return client
 
 
 def test_admin_pages_need_an_admin(app):
-    anonymous = browser(app)
+    anonymous = browser(app.test_client())
     assert anonymous.get("/admin").status_code == 302
     assert anonymous.get("/setup").status_code == 302
     user = _admin_browser(app, admin=False)

@@ -6,7 +6,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from tests.account_helpers import make_account, make_key
 from tests.conftest import TEST_DATABASE_URL, build_app
 
 
@@ -87,12 +86,10 @@ def _drop_the_apps_connections() -> int:
     [{"ACTION_AUTH": "apikey"}, {"ACTION_AUTH": "none"}],
     ids=["credential read first", "list read first"],
 )
-def test_calls_after_the_server_dropped_idle_connections_succeed(app, client, app_settings):
-    auth = {}
-    if app_settings["ACTION_AUTH"] == "apikey":
-        with app.app_context():
-            _, key = make_key(make_account())
-        auth = {"Authorization": f"Bearer {key}"}
+def test_calls_after_the_server_dropped_idle_connections_succeed(
+    app, client, app_settings, auth_headers
+):
+    auth = auth_headers() if app_settings["ACTION_AUTH"] == "apikey" else {}
     assert client.post("/todos", json={"title": "before"}, headers=auth).status_code == 201
     assert client.get("/todos", headers=auth).status_code == 200
 

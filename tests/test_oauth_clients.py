@@ -9,22 +9,20 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from app.oauth.clients import ClientError, add_redirect, create_client, find_client
+from app.operations import all_scopes
+from tests.browser import browser
 from tests.conftest import TEST_PUBLIC_URL
+from tests.factories import GPT_ID, make_client
 from tests.oauth_helpers import (
     CALLBACK,
-    GPT_ID,
     OLD_CALLBACK,
     STATE,
     authorize_query,
     basic,
-    browser,
     exchange,
     get_code,
-    log_in,
-    make_account,
     redirect_params,
     redirect_target,
-    register_client,
     token_request,
 )
 
@@ -32,14 +30,6 @@ from tests.oauth_helpers import (
 @pytest.fixture
 def app_settings() -> dict:
     return {"ACTION_AUTH": "oauth"}
-
-
-@pytest.fixture
-def user(app):
-    make_account(app)
-    client = browser(app)
-    log_in(client)
-    return client
 
 
 def _refused_page(response) -> str:
@@ -64,42 +54,48 @@ def _refused_page(response) -> str:
         f"https://chatgpt.com/aip/{GPT_ID}x/oauth/callback",
     ],
 )
-def test_redirect_uris_must_match_exactly(app, user, redirect_uri):
-    client_id, _ = register_client(app)
+def test_redirect_uris_must_match_exactly(app, chatgpt, user_browser, redirect_uri):
+    client_id, _ = chatgpt
 
-    response = user.get("/oauth/authorize", query_string=authorize_query(client_id, redirect_uri))
+    response = user_browser.get(
+        "/oauth/authorize", query_string=authorize_query(client_id, redirect_uri)
+    )
 
     _refused_page(response)
 
 
-def test_a_disallowed_callback_page_names_it_and_the_command_that_allows_it(app, user):
-    client_id, _ = register_client(app)
+def test_a_disallowed_callback_page_names_it_and_the_command_that_allows_it(
+    app, chatgpt, user_browser
+):
+    client_id, _ = chatgpt
     other_gpt = "https://chatgpt.com/aip/g-other123/oauth/callback"
 
     text = _refused_page(
-        user.get("/oauth/authorize", query_string=authorize_query(client_id, other_gpt))
+        user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, other_gpt))
     )
 
     assert other_gpt in text
     assert f"flask --app app clients add-gpt {client_id} g-other123" in text
 
 
-def test_a_disallowed_redirect_uri_page_names_the_add_redirect_command(app):
-    client_id, _ = register_client(app)
+def test_a_disallowed_redirect_uri_page_names_the_add_redirect_command(app, chatgpt):
+    client_id, _ = chatgpt
     elsewhere = "https://evil.example/callback"
 
     # Before anyone logs in: the refusal comes first.
     text = _refused_page(
-        browser(app).get("/oauth/authorize", query_string=authorize_query(client_id, elsewhere))
+        browser(app.test_client()).get(
+            "/oauth/authorize", query_string=authorize_query(client_id, elsewhere)
+        )
     )
 
     assert elsewhere in text
     assert f"flask --app app clients add-redirect {client_id} {elsewhere}" in text
 
 
-def test_an_unknown_client_gets_a_page_and_no_redirect(app, user):
+def test_an_unknown_client_gets_a_page_and_no_redirect(app, user_browser):
     text = _refused_page(
-        user.get("/oauth/authorize", query_string=authorize_query("tdc_no-such-client"))
+        user_browser.get("/oauth/authorize", query_string=authorize_query("tdc_no-such-client"))
     )
     assert "tdc_no-such-client" in text
     assert "flask --app app clients list" in text
@@ -108,31 +104,32 @@ def test_an_unknown_client_gets_a_page_and_no_redirect(app, user):
 def test_a_missing_client_id_gets_a_page(app):
     query = authorize_query("")
     del query["client_id"]
-    _refused_page(browser(app).get("/oauth/authorize", query_string=query))
+    _refused_page(browser(app.test_client()).get("/oauth/authorize", query_string=query))
 
 
-def test_a_client_with_two_callbacks_needs_redirect_uri(app, user):
-    client_id, _ = register_client(app)
+def test_a_client_with_two_callbacks_needs_redirect_uri(app, chatgpt, user_browser):
+    client_id, _ = chatgpt
     query = authorize_query(client_id)
     del query["redirect_uri"]
-    _refused_page(user.get("/oauth/authorize", query_string=query))
+    _refused_page(user_browser.get("/oauth/authorize", query_string=query))
 
 
-def test_other_registered_redirect_uris_work_exactly(app, user):
+def test_other_registered_redirect_uris_work_exactly(app, user_browser):
     local = "http://localhost:8765/callback"
-    client_id, secret = register_client(app, "CLI", gpt_ids=[], redirect_uris=[local])
+    with app.app_context():
+        client_id, secret = make_client("CLI", gpt_ids=[], redirect_uris=[local])
 
     # The only redirect URI may be left out; the code still goes there.
     query = authorize_query(client_id)
     del query["redirect_uri"]
-    page = user.get("/oauth/authorize", query_string=query)
+    page = user_browser.get("/oauth/authorize", query_string=query)
     assert page.status_code == 200
 
-    code = get_code(user, client_id, local)
+    code = get_code(user_browser, client_id, local)
     token = exchange(app.test_client(), client_id, secret, code, redirect_uri=local)
     assert token.status_code == 200, token.json
     _refused_page(
-        user.get("/oauth/authorize", query_string=authorize_query(client_id, local + "x"))
+        user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, local + "x"))
     )
 
 
@@ -144,12 +141,13 @@ def test_other_registered_redirect_uris_work_exactly(app, user):
         "https://chat.openai.com/aip/plugin-0c9d4b7e-1a2b-4c3d-8e9f-0a1b2c3d4e5f/oauth/callback",
     ],
 )
-def test_any_chatgpt_clients_accept_any_gpt_on_chatgpts_hosts(app, user, callback):
-    client_id, secret = register_client(app, "Dev GPT", gpt_ids=[], any_chatgpt=True)
+def test_any_chatgpt_clients_accept_any_gpt_on_chatgpts_hosts(app, user_browser, callback):
+    with app.app_context():
+        client_id, secret = make_client("Dev GPT", gpt_ids=[], any_chatgpt=True)
 
-    page = user.get("/oauth/authorize", query_string=authorize_query(client_id, callback))
+    page = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, callback))
     assert "accepts any ChatGPT GPT" in page.text
-    code = get_code(user, client_id, callback)
+    code = get_code(user_browser, client_id, callback)
 
     token = exchange(app.test_client(), client_id, secret, code, redirect_uri=callback)
     assert token.status_code == 200, token.json
@@ -167,18 +165,21 @@ def test_any_chatgpt_clients_accept_any_gpt_on_chatgpts_hosts(app, user, callbac
         "https://chatgpt.com/aip/g-9f8e7d6c5b/oauth/callback\n",
     ],
 )
-def test_any_chatgpt_clients_accept_nothing_else(app, user, redirect_uri):
-    client_id, _ = register_client(app, "Dev GPT", gpt_ids=[], any_chatgpt=True)
+def test_any_chatgpt_clients_accept_nothing_else(app, user_browser, redirect_uri):
+    with app.app_context():
+        client_id, _ = make_client("Dev GPT", gpt_ids=[], any_chatgpt=True)
 
-    response = user.get("/oauth/authorize", query_string=authorize_query(client_id, redirect_uri))
+    response = user_browser.get(
+        "/oauth/authorize", query_string=authorize_query(client_id, redirect_uri)
+    )
 
     _refused_page(response)
 
 
-def test_errors_after_the_redirect_uri_is_known_go_back_to_it(app, user):
-    client_id, _ = register_client(app)
+def test_errors_after_the_redirect_uri_is_known_go_back_to_it(app, chatgpt, user_browser):
+    client_id, _ = chatgpt
 
-    response = user.get(
+    response = user_browser.get(
         "/oauth/authorize", query_string=authorize_query(client_id, response_type="token")
     )
 
@@ -190,15 +191,16 @@ def test_errors_after_the_redirect_uri_is_known_go_back_to_it(app, user):
     }
 
 
-def test_a_read_only_client_cannot_be_granted_write(app, user):
-    client_id, secret = register_client(app, "Reader", scope="todos:read")
+def test_a_read_only_client_cannot_be_granted_write(app, user_browser):
+    with app.app_context():
+        client_id, secret = make_client("Reader", scope="todos:read")
 
-    response = user.get(
+    response = user_browser.get(
         "/oauth/authorize", query_string=authorize_query(client_id, scope="todos:write")
     )
 
     assert redirect_params(response)["error"] == "invalid_scope"
-    code = get_code(user, client_id, scope="")
+    code = get_code(user_browser, client_id, scope="")
     token = exchange(app.test_client(), client_id, secret, code).json
     assert token["scope"] == "todos:read"
 
@@ -261,7 +263,7 @@ def test_metadata_is_valid_rfc8414_and_matches_the_endpoints(app):
     ):
         assert {"client_secret_post", "client_secret_basic"} <= set(metadata[methods])
     assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token"}
-    assert metadata["scopes_supported"] == ["todos:read", "todos:write"]
+    assert metadata["scopes_supported"] == list(all_scopes())
     for url in (metadata["service_documentation"], metadata["op_policy_uri"]):
         assert app.test_client().get(url.removeprefix(TEST_PUBLIC_URL)).status_code == 200
 
@@ -269,9 +271,9 @@ def test_metadata_is_valid_rfc8414_and_matches_the_endpoints(app):
 # Client authentication and junk at the token endpoint
 
 
-def test_a_wrong_secret_in_basic_is_401_invalid_client_with_a_challenge(app, user):
-    client_id, secret = register_client(app)
-    code = get_code(user, client_id)
+def test_a_wrong_secret_in_basic_is_401_invalid_client_with_a_challenge(app, chatgpt, user_browser):
+    client_id, secret = chatgpt
+    code = get_code(user_browser, client_id)
 
     response = exchange(app.test_client(), client_id, "tds_wrong", code, method="basic")
 
@@ -319,8 +321,8 @@ def test_an_unknown_client_is_invalid_client(app, method, client_id):
     ],
 )
 @pytest.mark.parametrize("method", ["post", "basic"])
-def test_junk_token_requests_get_oauth_errors(app, method, form):
-    client_id, secret = register_client(app)
+def test_junk_token_requests_get_oauth_errors(app, chatgpt, method, form):
+    client_id, secret = chatgpt
 
     response = token_request(app.test_client(), client_id, secret, method, **form)
 
@@ -336,8 +338,8 @@ def test_junk_token_requests_get_oauth_errors(app, method, form):
         }
 
 
-def test_a_body_that_is_not_utf8_is_refused(app):
-    client_id, secret = register_client(app)
+def test_a_body_that_is_not_utf8_is_refused(app, chatgpt):
+    client_id, secret = chatgpt
     body = f"grant_type=authorization_code&code=%FF%00&client_id={client_id}&client_secret={secret}"
 
     response = app.test_client().post(
@@ -348,9 +350,9 @@ def test_a_body_that_is_not_utf8_is_refused(app):
     assert response.json["error"] in ("invalid_request", "invalid_grant")
 
 
-def test_a_json_body_is_not_accepted_as_a_token_request(app, user):
-    client_id, secret = register_client(app)
-    code = get_code(user, client_id)
+def test_a_json_body_is_not_accepted_as_a_token_request(app, chatgpt, user_browser):
+    client_id, secret = chatgpt
+    code = get_code(user_browser, client_id)
     body = {
         "grant_type": "authorization_code",
         "code": code,
@@ -408,12 +410,12 @@ def test_get_is_not_a_token_request(app):
         {"redirect_uri": "https://chatgpt.com/aip/g-x\\y/oauth/callback"},
     ],
 )
-def test_junk_authorize_requests_are_refused_without_a_500(app, user, changes):
-    client_id, _ = register_client(app)
+def test_junk_authorize_requests_are_refused_without_a_500(app, chatgpt, user_browser, changes):
+    client_id, _ = chatgpt
 
     query = {**authorize_query(client_id), **changes}
 
-    response = user.get("/oauth/authorize", query_string=query)
+    response = user_browser.get("/oauth/authorize", query_string=query)
 
     assert response.status_code in (200, 302, 400, 414)
     if response.status_code == 302:
@@ -421,8 +423,8 @@ def test_junk_authorize_requests_are_refused_without_a_500(app, user, changes):
         assert "error" in redirect_params(response)
 
 
-def test_junk_revocation_requests_are_refused_without_a_500(app):
-    client_id, secret = register_client(app)
+def test_junk_revocation_requests_are_refused_without_a_500(app, chatgpt):
+    client_id, secret = chatgpt
     server = app.test_client()
     auth = basic(client_id, secret)
 
@@ -442,9 +444,10 @@ def test_junk_revocation_requests_are_refused_without_a_500(app):
 @pytest.mark.parametrize(
     "app_settings", [{"ACTION_AUTH": "oauth", "TOKEN_RATE_LIMIT": "5 per minute"}]
 )
-def test_the_token_endpoint_is_limited_per_client(app):
-    client_id, _ = register_client(app)
-    other_id, other_secret = register_client(app, "Other GPT")
+def test_the_token_endpoint_is_limited_per_client(app, chatgpt):
+    client_id, _ = chatgpt
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
     limit = 5
     server = app.test_client()
     form = {"grant_type": "refresh_token", "refresh_token": "tdr_x"}
@@ -464,8 +467,8 @@ def test_the_token_endpoint_is_limited_per_client(app):
 
 
 @pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "oauth", "TOKEN_RATE_LIMIT": "off"}])
-def test_the_token_endpoint_limit_can_be_turned_off(app):
-    client_id, _ = register_client(app)
+def test_the_token_endpoint_limit_can_be_turned_off(app, chatgpt):
+    client_id, _ = chatgpt
     server = app.test_client()
     form = {"grant_type": "refresh_token", "refresh_token": "tdr_x"}
     statuses = {

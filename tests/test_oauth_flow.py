@@ -12,22 +12,22 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from app.extensions import db
 from app.models import OAuthClient
 from app.operations import all_scopes
+from tests.browser import browser, csrf_token, log_in
+from tests.factories import PASSWORD, make_client, make_user
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
     STATE,
     authorize_query,
     bearer,
-    browser,
-    csrf_token,
     decide,
     exchange,
     get_code,
-    log_in,
-    make_account,
     redirect_params,
     redirect_target,
-    register_client,
+    refresh,
+    revoke,
+    token_works,
 )
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-extra-length-for-entropy"
@@ -38,10 +38,11 @@ def app_settings() -> dict:
     return {"ACTION_AUTH": "oauth"}
 
 
+# The whole sign-in, in process; tests/e2e/test_chatgpt_oauth.py walks it against gunicorn.
 @pytest.mark.parametrize("method", ["post", "basic"])
-def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
+def test_chatgpt_signs_in_uses_refreshes_and_revokes_its_tokens(app, account, chatgpt, method):
     client_id, secret = chatgpt
-    user = browser(app)
+    user = browser(app.test_client())
     query = authorize_query(client_id)
 
     # Not logged in: off to the log-in page, which brings the user back here afterwards.
@@ -58,7 +59,7 @@ def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
         response.headers["Location"],
         data={
             "email": "ada@example.com",
-            "password": "correct horse battery staple",
+            "password": PASSWORD,
             "csrf_token": csrf_token(page.text),
         },
     )
@@ -70,7 +71,7 @@ def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
     text = html.unescape(consent.text)
     assert "Todo GPT" in text
     assert "ada@example.com" in text
-    # The empty scope ChatGPT sends means the client's default: both scopes, in plain words.
+    # The empty scope ChatGPT sends means the client's default: every scope, in plain words.
     for description in all_scopes().values():
         assert description in text
 
@@ -92,26 +93,55 @@ def test_chatgpt_sign_in_from_start_to_todos(app, account, chatgpt, method):
     assert token["refresh_token"]
     assert set(token["scope"].split()) == set(all_scopes())
 
+    # The token acts as the user, for reading and for writing.
     api = app.test_client()
     auth = bearer(token["access_token"])
     added = api.post("/todos", json={"title": "Buy milk"}, headers=auth)
     assert added.status_code == 201, added.json
-    todo_id = added.json["id"]
     assert [t["title"] for t in api.get("/todos", headers=auth).json["todos"]] == ["Buy milk"]
-    assert api.get(f"/todos/{todo_id}", headers=auth).json["title"] == "Buy milk"
-    changed = api.patch(f"/todos/{todo_id}", json={"done": True}, headers=auth)
-    assert changed.status_code == 200 and changed.json["done"] is True
-    assert api.delete(f"/todos/{todo_id}", headers=auth).status_code == 204
-    assert api.get(f"/todos/{todo_id}", headers=auth).status_code == 404
+
+    # ChatGPT refreshes in the background: a new access token, the same refresh token.
+    response = refresh(chatgpt_server, client_id, secret, token["refresh_token"], method)
+    assert response.status_code == 200, response.json
+    new = response.json
+    assert new["access_token"] != token["access_token"]
+    assert new["refresh_token"] == token["refresh_token"]
+    assert new["token_type"].lower() == "bearer"
+    assert 3590 <= new["expires_in"] <= 3600
+    assert new["scope"] == token["scope"]
+    assert token_works(app, new["access_token"])
+    # The old access token keeps working until it expires.
+    assert token_works(app, token["access_token"])
+
+    # The user signs in from another chat: another grant, which the revocation leaves alone.
+    elsewhere = exchange(chatgpt_server, client_id, secret, get_code(user, client_id)).json
+
+    response = revoke(
+        chatgpt_server,
+        client_id,
+        secret,
+        token["refresh_token"],
+        method,
+        token_type_hint="refresh_token",
+    )
+    assert response.status_code == 200
+    # Revoking the refresh token ends this whole sign-in.
+    assert not token_works(app, token["access_token"])
+    assert not token_works(app, new["access_token"])
+    again = refresh(chatgpt_server, client_id, secret, token["refresh_token"], method)
+    assert again.status_code == 400
+    assert again.json["error"] == "invalid_grant"
+    assert token_works(app, elsewhere["access_token"])
 
 
 def test_tokens_act_as_the_user_who_signed_in(app, chatgpt):
     client_id, secret = chatgpt
-    make_account(app, "ada@example.com")
-    make_account(app, "bob@example.com")
+    with app.app_context():
+        make_user("ada@example.com")
+        make_user("bob@example.com")
     tokens = {}
     for email in ("ada@example.com", "bob@example.com"):
-        user = browser(app)
+        user = app.test_client()
         log_in(user, email)
         code = get_code(user, client_id)
         tokens[email] = exchange(app.test_client(), client_id, secret, code).json["access_token"]
@@ -123,24 +153,20 @@ def test_tokens_act_as_the_user_who_signed_in(app, chatgpt):
 
 
 @pytest.mark.parametrize("callback", [CALLBACK, OLD_CALLBACK])
-def test_both_chatgpt_hosts_work_for_a_registered_gpt(app, account, chatgpt, callback):
+def test_both_chatgpt_hosts_work_for_a_registered_gpt(app, user_browser, chatgpt, callback):
     client_id, secret = chatgpt
-    user = browser(app)
-    log_in(user)
     query = authorize_query(client_id, callback)
-    response = decide(user, query)
+    response = decide(user_browser, query)
     assert redirect_target(response) == callback
     code = redirect_params(response)["code"]
     token = exchange(app.test_client(), client_id, secret, code, redirect_uri=callback)
     assert token.status_code == 200, token.json
 
 
-def test_deny_sends_access_denied_and_the_state_back(app, account, chatgpt):
+def test_deny_sends_access_denied_and_the_state_back(app, user_browser, chatgpt):
     client_id, _ = chatgpt
-    user = browser(app)
-    log_in(user)
 
-    response = decide(user, authorize_query(client_id), "deny")
+    response = decide(user_browser, authorize_query(client_id), "deny")
 
     assert redirect_target(response) == CALLBACK
     values = redirect_params(response)
@@ -148,60 +174,61 @@ def test_deny_sends_access_denied_and_the_state_back(app, account, chatgpt):
     assert values["state"] == STATE
     assert "code" not in values
     # Denying is not remembered as consent: the next sign-in asks again.
-    assert user.get("/oauth/authorize", query_string=authorize_query(client_id)).status_code == 200
+    assert (
+        user_browser.get("/oauth/authorize", query_string=authorize_query(client_id)).status_code
+        == 200
+    )
 
 
-def test_consent_is_remembered_until_disconnected(app, account, chatgpt):
+def test_consent_is_remembered_until_disconnected(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    user = browser(app)
-    log_in(user)
     query = authorize_query(client_id)
-    form_token = csrf_token(user.get("/oauth/authorize", query_string=query).text)
-    allowed = user.post(
+    form_token = csrf_token(user_browser.get("/oauth/authorize", query_string=query).text)
+    allowed = user_browser.post(
         "/oauth/authorize", query_string=query, data={"decision": "allow", "csrf_token": form_token}
     )
     code = redirect_params(allowed)["code"]
     token = exchange(app.test_client(), client_id, secret, code).json
 
     # ChatGPT signs the user in again (new chat, expired refresh): no question this time.
-    again = user.get("/oauth/authorize", query_string=authorize_query(client_id, state="s2"))
+    again = user_browser.get(
+        "/oauth/authorize", query_string=authorize_query(client_id, state="s2")
+    )
     assert redirect_params(again)["state"] == "s2"
     assert "code" in redirect_params(again)
 
     # The account page's Disconnect button.
     with app.app_context():
         client_pk = db.session.scalar(sa.select(OAuthClient.id))
-    done = user.post(f"/account/apps/{client_pk}/disconnect", data={"csrf_token": form_token})
+    done = user_browser.post(
+        f"/account/apps/{client_pk}/disconnect", data={"csrf_token": form_token}
+    )
     assert done.status_code == 302
 
-    asked = user.get("/oauth/authorize", query_string=query)
+    asked = user_browser.get("/oauth/authorize", query_string=query)
     assert asked.status_code == 200
     assert "Allow" in asked.text
     api = app.test_client()
     assert api.get("/todos", headers=bearer(token["access_token"])).status_code == 401
 
 
-def test_a_wider_scope_asks_again(app, account, chatgpt):
+def test_a_wider_scope_asks_again(app, user_browser, chatgpt):
     client_id, _ = chatgpt
-    user = browser(app)
-    log_in(user)
-    get_code(user, client_id, scope="todos:read")
+    get_code(user_browser, client_id, scope="todos:read")
 
-    narrower = user.get(
+    narrower = user_browser.get(
         "/oauth/authorize", query_string=authorize_query(client_id, scope="todos:read")
     )
     assert "code" in redirect_params(narrower)
 
-    wider = user.get("/oauth/authorize", query_string=authorize_query(client_id, scope=""))
+    wider = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, scope=""))
     assert wider.status_code == 200
     assert all_scopes()["todos:write"] in html.unescape(wider.text)
 
 
-def test_a_read_only_token_cannot_write(app, account, chatgpt):
+def test_a_read_only_token_cannot_write(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    user = browser(app)
-    log_in(user)
-    code = get_code(user, client_id, scope="todos:read")
+    code = get_code(user_browser, client_id, scope="todos:read")
     token = exchange(app.test_client(), client_id, secret, code).json
     assert token["scope"] == "todos:read"
 
@@ -215,11 +242,9 @@ def test_a_read_only_token_cannot_write(app, account, chatgpt):
     assert 'scope="todos:write"' in challenge
 
 
-def test_unknown_scopes_are_refused_by_redirect(app, account, chatgpt):
+def test_unknown_scopes_are_refused_by_redirect(app, user_browser, chatgpt):
     client_id, _ = chatgpt
-    user = browser(app)
-    log_in(user)
-    response = user.get(
+    response = user_browser.get(
         "/oauth/authorize", query_string=authorize_query(client_id, scope="admin todos:read")
     )
     values = redirect_params(response)
@@ -227,11 +252,9 @@ def test_unknown_scopes_are_refused_by_redirect(app, account, chatgpt):
     assert values["state"] == STATE
 
 
-def test_the_consent_page_needs_its_csrf_token(app, account, chatgpt):
+def test_the_consent_page_needs_its_csrf_token(app, user_browser, chatgpt):
     client_id, _ = chatgpt
-    user = browser(app)
-    log_in(user)
-    response = user.post(
+    response = user_browser.post(
         "/oauth/authorize", query_string=authorize_query(client_id), data={"decision": "allow"}
     )
     assert response.status_code == 400
@@ -246,31 +269,28 @@ def _pkce(method: str = "S256") -> dict:
     return {"code_challenge": challenge, "code_challenge_method": method}
 
 
-def test_confidential_clients_may_use_s256(app, account, chatgpt):
+def test_confidential_clients_may_use_s256(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    user = browser(app)
-    log_in(user)
-    code = get_code(user, client_id, **_pkce())
+    code = get_code(user_browser, client_id, **_pkce())
     server = app.test_client()
 
     wrong = exchange(server, client_id, secret, code, code_verifier=VERIFIER[:-1] + "x")
     assert wrong.status_code == 400
     assert wrong.json["error"] == "invalid_grant"
 
-    code = get_code(user, client_id, **_pkce())
+    code = get_code(user_browser, client_id, **_pkce())
     assert exchange(server, client_id, secret, code).json["error"] == "invalid_request"
 
-    code = get_code(user, client_id, **_pkce())
+    code = get_code(user_browser, client_id, **_pkce())
     response = exchange(server, client_id, secret, code, code_verifier=VERIFIER)
     assert response.status_code == 200, response.json
 
 
-def test_public_clients_sign_in_with_s256(app, account):
-    client_id, secret = register_client(app, "Desktop app", public=True)
+def test_public_clients_sign_in_with_s256(app, user_browser):
+    with app.app_context():
+        client_id, secret = make_client("Desktop app", public=True)
     assert secret is None
-    user = browser(app)
-    log_in(user)
-    code = get_code(user, client_id, **_pkce())
+    code = get_code(user_browser, client_id, **_pkce())
 
     response = exchange(app.test_client(), client_id, None, code, code_verifier=VERIFIER)
 
@@ -278,12 +298,11 @@ def test_public_clients_sign_in_with_s256(app, account):
     assert response.json["refresh_token"]
 
 
-def test_public_clients_must_use_pkce(app, account):
-    client_id, _ = register_client(app, "Desktop app", public=True)
-    user = browser(app)
-    log_in(user)
+def test_public_clients_must_use_pkce(app, user_browser):
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
 
-    response = user.get("/oauth/authorize", query_string=authorize_query(client_id))
+    response = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id))
 
     values = redirect_params(response)
     assert redirect_target(response) == CALLBACK
@@ -292,30 +311,28 @@ def test_public_clients_must_use_pkce(app, account):
     assert "code" not in values
 
 
-def test_a_public_clients_wrong_verifier_is_invalid_grant(app, account):
-    client_id, _ = register_client(app, "Desktop app", public=True)
-    user = browser(app)
-    log_in(user)
-    code = get_code(user, client_id, **_pkce())
+def test_a_public_clients_wrong_verifier_is_invalid_grant(app, user_browser):
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
+    code = get_code(user_browser, client_id, **_pkce())
     server = app.test_client()
 
     response = exchange(server, client_id, None, code, code_verifier="x" * 50)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_grant"
 
-    code = get_code(user, client_id, **_pkce())
+    code = get_code(user_browser, client_id, **_pkce())
     missing = exchange(server, client_id, None, code)
     assert missing.status_code == 400
     assert "access_token" not in missing.json
 
 
 @pytest.mark.parametrize("public", [False, True])
-def test_plain_pkce_is_refused(app, account, public):
-    client_id, _ = register_client(app, "Some app", public=public)
-    user = browser(app)
-    log_in(user)
+def test_plain_pkce_is_refused(app, user_browser, public):
+    with app.app_context():
+        client_id, _ = make_client("Some app", public=public)
 
-    response = user.get(
+    response = user_browser.get(
         "/oauth/authorize", query_string=authorize_query(client_id, **_pkce("plain"))
     )
 
@@ -324,11 +341,10 @@ def test_plain_pkce_is_refused(app, account, public):
     assert values["state"] == STATE
 
 
-def test_a_public_client_cannot_skip_pkce_with_a_secret_it_does_not_have(app, account):
-    client_id, _ = register_client(app, "Desktop app", public=True)
-    user = browser(app)
-    log_in(user)
-    code = get_code(user, client_id, **_pkce())
+def test_a_public_client_cannot_skip_pkce_with_a_secret_it_does_not_have(app, user_browser):
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
+    code = get_code(user_browser, client_id, **_pkce())
 
     response = exchange(app.test_client(), client_id, "tds_guess", code, code_verifier=VERIFIER)
 

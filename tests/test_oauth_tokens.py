@@ -9,21 +9,23 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from app.auth import demo_user
 from app.extensions import db
 from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
 from app.oauth.grants import REFRESH_GRACE
+from app.todos.models import Todo
+from tests.factories import make_client
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
     basic,
     bearer,
-    browser,
     exchange,
     get_code,
-    log_in,
     refresh,
-    register_client,
+    revoke,
     sign_in,
+    token_works,
 )
 
 VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
@@ -32,20 +34,6 @@ VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
 @pytest.fixture
 def app_settings() -> dict:
     return {"ACTION_AUTH": "oauth"}
-
-
-@pytest.fixture
-def user(app, account):
-    """A logged-in browser."""
-    client = browser(app)
-    log_in(client)
-    return client
-
-
-def _works(app, access_token: str) -> bool:
-    response = app.test_client().get("/todos", headers=bearer(access_token))
-    assert response.status_code in (200, 401), response.json
-    return response.status_code == 200
 
 
 def _set(app, model, **values) -> None:
@@ -58,9 +46,9 @@ def _set(app, model, **values) -> None:
 # Codes
 
 
-def test_a_code_works_once(app, user, chatgpt):
+def test_a_code_works_once(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     server = app.test_client()
 
     assert exchange(server, client_id, secret, code).status_code == 200
@@ -70,37 +58,37 @@ def test_a_code_works_once(app, user, chatgpt):
     assert replay.json["error"] == "invalid_grant"
 
 
-def test_replaying_a_code_ends_the_tokens_it_gave(app, user, chatgpt):
+def test_replaying_a_code_ends_the_tokens_it_gave(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     server = app.test_client()
     first = exchange(server, client_id, secret, code, method="basic").json
-    assert _works(app, first["access_token"])
+    assert token_works(app, first["access_token"])
 
     assert exchange(server, client_id, secret, code).json["error"] == "invalid_grant"
 
-    assert not _works(app, first["access_token"])
+    assert not token_works(app, first["access_token"])
     dead = refresh(server, client_id, secret, first["refresh_token"])
     assert dead.status_code == 400
     assert dead.json["error"] == "invalid_grant"
 
 
-def test_a_replay_leaves_other_sign_ins_alone(app, user, chatgpt):
+def test_a_replay_leaves_other_sign_ins_alone(app, user_browser, chatgpt):
     client_id, secret = chatgpt
     server = app.test_client()
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     replayed = exchange(server, client_id, secret, code).json
-    other = exchange(server, client_id, secret, get_code(user, client_id)).json
+    other = exchange(server, client_id, secret, get_code(user_browser, client_id)).json
 
     exchange(server, client_id, secret, code)
 
-    assert not _works(app, replayed["access_token"])
-    assert _works(app, other["access_token"])
+    assert not token_works(app, replayed["access_token"])
+    assert token_works(app, other["access_token"])
 
 
-def test_an_expired_code_is_refused(app, user, chatgpt):
+def test_an_expired_code_is_refused(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     _set(app, AuthorizationCode, expires_at=utcnow() - timedelta(seconds=1))
 
     response = exchange(app.test_client(), client_id, secret, code)
@@ -109,10 +97,11 @@ def test_an_expired_code_is_refused(app, user, chatgpt):
     assert response.json["error"] == "invalid_grant"
 
 
-def test_a_code_is_bound_to_its_client(app, user, chatgpt):
+def test_a_code_is_bound_to_its_client(app, user_browser, chatgpt):
     client_id, _ = chatgpt
-    other_id, other_secret = register_client(app, "Other GPT")
-    code = get_code(user, client_id)
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
+    code = get_code(user_browser, client_id)
 
     response = exchange(app.test_client(), other_id, other_secret, code)
 
@@ -120,9 +109,9 @@ def test_a_code_is_bound_to_its_client(app, user, chatgpt):
     assert response.json["error"] == "invalid_grant"
 
 
-def test_a_code_is_bound_to_its_redirect_uri(app, user, chatgpt):
+def test_a_code_is_bound_to_its_redirect_uri(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id, CALLBACK)
+    code = get_code(user_browser, client_id, CALLBACK)
 
     response = exchange(app.test_client(), client_id, secret, code, redirect_uri=OLD_CALLBACK)
 
@@ -130,9 +119,9 @@ def test_a_code_is_bound_to_its_redirect_uri(app, user, chatgpt):
     assert response.json["error"] == "invalid_grant"
 
 
-def test_a_code_needs_the_clients_secret(app, user, chatgpt):
+def test_a_code_needs_the_clients_secret(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     server = app.test_client()
 
     wrong = exchange(server, client_id, secret + "x", code)
@@ -142,9 +131,9 @@ def test_a_code_needs_the_clients_secret(app, user, chatgpt):
     assert exchange(server, client_id, secret, code).status_code == 200
 
 
-def test_of_two_concurrent_exchanges_of_a_code_one_gets_tokens(app, user, chatgpt):
+def test_of_two_concurrent_exchanges_of_a_code_one_gets_tokens(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    code = get_code(user, client_id)
+    code = get_code(user_browser, client_id)
     start = threading.Barrier(2)
     results: list = [None, None]
 
@@ -173,14 +162,15 @@ def _every_stored_value(app) -> str:
         return "\n".join(rows)
 
 
-def test_codes_tokens_and_secrets_are_stored_only_as_digests(app, user, chatgpt):
+def test_codes_tokens_and_secrets_are_stored_only_as_digests(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    public_id, _ = register_client(app, "Desktop app", public=True)
-    code = get_code(user, client_id)
+    with app.app_context():
+        public_id, _ = make_client("Desktop app", public=True)
+    code = get_code(user_browser, client_id)
     token = exchange(app.test_client(), client_id, secret, code).json
     refreshed = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
     public_code = get_code(
-        user,
+        user_browser,
         public_id,
         code_challenge=create_s256_code_challenge(VERIFIER),
         code_challenge_method="S256",
@@ -209,34 +199,10 @@ def test_codes_tokens_and_secrets_are_stored_only_as_digests(app, user, chatgpt)
 # Refresh
 
 
-@pytest.mark.parametrize("method", ["post", "basic"])
-def test_refresh_gives_a_new_access_token_and_keeps_the_refresh_token(
-    app, account, chatgpt, method
-):
-    client_id, secret = chatgpt
-    token = sign_in(app, client_id, secret)
-
-    response = refresh(app.test_client(), client_id, secret, token["refresh_token"], method)
-
-    assert response.status_code == 200, response.json
-    new = response.json
-    assert new["access_token"] != token["access_token"]
-    assert new["refresh_token"] == token["refresh_token"]
-    assert new["token_type"].lower() == "bearer"
-    assert 3590 <= new["expires_in"] <= 3600
-    assert new["scope"] == token["scope"]
-    assert _works(app, new["access_token"])
-    # The old access token keeps working until it expires...
-    assert _works(app, token["access_token"])
-    # ...and then it does not.
-    _set(app, AccessToken, expires_at=utcnow() - timedelta(seconds=1))
-    assert not _works(app, token["access_token"])
-
-
-def test_refresh_can_narrow_but_not_widen_the_scope(app, user, chatgpt):
+def test_refresh_can_narrow_but_not_widen_the_scope(app, user_browser, chatgpt):
     client_id, secret = chatgpt
     server = app.test_client()
-    token = exchange(server, client_id, secret, get_code(user, client_id)).json
+    token = exchange(server, client_id, secret, get_code(user_browser, client_id)).json
 
     narrower = server.post(
         "/oauth/token",
@@ -250,7 +216,9 @@ def test_refresh_can_narrow_but_not_widen_the_scope(app, user, chatgpt):
     assert narrower.status_code == 200, narrower.json
     assert narrower.json["scope"] == "todos:read"
 
-    read_only = exchange(server, client_id, secret, get_code(user, client_id, scope="todos:read"))
+    read_only = exchange(
+        server, client_id, secret, get_code(user_browser, client_id, scope="todos:read")
+    )
     wider = server.post(
         "/oauth/token",
         data={
@@ -272,8 +240,8 @@ def test_racing_refreshes_both_succeed(app, account, chatgpt):
     second = refresh(app.test_client(), client_id, secret, token["refresh_token"], "basic")
 
     assert (first.status_code, second.status_code) == (200, 200)
-    assert _works(app, first.json["access_token"])
-    assert _works(app, second.json["access_token"])
+    assert token_works(app, first.json["access_token"])
+    assert token_works(app, second.json["access_token"])
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
 
 
@@ -295,13 +263,14 @@ def test_concurrent_refreshes_both_succeed(app, account, chatgpt):
         thread.join()
 
     assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
-    assert all(_works(app, r.json["access_token"]) for r in results)
+    assert all(token_works(app, r.json["access_token"]) for r in results)
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
 
 
 def test_a_refresh_token_belongs_to_its_client(app, account, chatgpt):
     client_id, secret = chatgpt
-    other_id, other_secret = register_client(app, "Other GPT")
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
     token = sign_in(app, client_id, secret)
 
     response = refresh(app.test_client(), other_id, other_secret, token["refresh_token"])
@@ -310,10 +279,11 @@ def test_a_refresh_token_belongs_to_its_client(app, account, chatgpt):
     assert response.json["error"] == "invalid_grant"
 
 
-def _public_sign_in(app, user) -> tuple[str, dict]:
-    client_id, _ = register_client(app, "Desktop app", public=True)
+def _public_sign_in(app, user_browser) -> tuple[str, dict]:
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
     code = get_code(
-        user,
+        user_browser,
         client_id,
         code_challenge=create_s256_code_challenge(VERIFIER),
         code_challenge_method="S256",
@@ -323,8 +293,8 @@ def _public_sign_in(app, user) -> tuple[str, dict]:
     return client_id, response.json
 
 
-def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user):
-    client_id, token = _public_sign_in(app, user)
+def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
 
     rotated = refresh(server, client_id, None, token["refresh_token"])
@@ -334,15 +304,15 @@ def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user):
     # A retry with the previous token (a lost response) still works, briefly.
     retry = refresh(server, client_id, None, token["refresh_token"])
     assert retry.status_code == 200, retry.json
-    assert _works(app, retry.json["access_token"])
+    assert token_works(app, retry.json["access_token"])
 
     newer = refresh(server, client_id, None, rotated.json["refresh_token"])
     assert newer.status_code == 200, newer.json
-    assert _works(app, newer.json["access_token"])
+    assert token_works(app, newer.json["access_token"])
 
 
-def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(app, user):
-    client_id, token = _public_sign_in(app, user)
+def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
     rotated = refresh(server, client_id, None, token["refresh_token"]).json
     _set(app, OAuthGrant, refresh_rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
@@ -352,100 +322,74 @@ def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(a
     assert reuse.status_code == 400
     assert reuse.json["error"] == "invalid_grant"
     # Someone else holds a copy: everything of this sign-in stops.
-    assert not _works(app, rotated["access_token"])
-    assert not _works(app, token["access_token"])
+    assert not token_works(app, rotated["access_token"])
+    assert not token_works(app, token["access_token"])
     assert refresh(server, client_id, None, rotated["refresh_token"]).status_code == 400
 
 
 # Revocation (RFC 7009)
 
 
-def _revoke(app, client_id, secret, token, method="post", **form):
-    server = app.test_client()
-    form["token"] = token
-    if method == "basic":
-        return server.post("/oauth/revoke", data=form, headers=basic(client_id, secret))
-    return server.post(
-        "/oauth/revoke", data={**form, "client_id": client_id, "client_secret": secret}
-    )
-
-
 @pytest.mark.parametrize("method", ["post", "basic"])
-def test_revoking_an_access_token_ends_only_it(app, user, chatgpt, method):
+def test_revoking_an_access_token_ends_only_it(app, user_browser, chatgpt, method):
     client_id, secret = chatgpt
-    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
     other = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
 
-    response = _revoke(app, client_id, secret, token["access_token"], method)
+    response = revoke(app.test_client(), client_id, secret, token["access_token"], method)
 
     assert response.status_code == 200
-    assert not _works(app, token["access_token"])
-    assert _works(app, other["access_token"])
+    assert not token_works(app, token["access_token"])
+    assert token_works(app, other["access_token"])
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
 
 
-@pytest.mark.parametrize("method", ["post", "basic"])
-def test_revoking_a_refresh_token_ends_its_whole_sign_in(app, user, chatgpt, method):
-    client_id, secret = chatgpt
-    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
-    refreshed = refresh(app.test_client(), client_id, secret, token["refresh_token"]).json
-    elsewhere = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
-
-    response = _revoke(
-        app, client_id, secret, token["refresh_token"], method, token_type_hint="refresh_token"
-    )
-
-    assert response.status_code == 200
-    assert not _works(app, token["access_token"])
-    assert not _works(app, refreshed["access_token"])
-    assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 400
-    # A separate sign-in (another chat) is another grant.
-    assert _works(app, elsewhere["access_token"])
-
-
-def test_a_public_client_revokes_with_its_client_id_alone(app, user):
-    client_id, token = _public_sign_in(app, user)
+def test_a_public_client_revokes_with_its_client_id_alone(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
 
     response = app.test_client().post(
         "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
     )
 
     assert response.status_code == 200
-    assert not _works(app, token["access_token"])
+    assert not token_works(app, token["access_token"])
 
 
 def test_revoking_an_unknown_token_answers_200(app, chatgpt):
     client_id, secret = chatgpt
-    assert _revoke(app, client_id, secret, "tda_not-a-token").status_code == 200
-    assert _revoke(app, client_id, secret, "tdr_not-a-token", "basic").status_code == 200
+    assert revoke(app.test_client(), client_id, secret, "tda_not-a-token").status_code == 200
+    assert (
+        revoke(app.test_client(), client_id, secret, "tdr_not-a-token", "basic").status_code == 200
+    )
 
 
-def test_a_client_cannot_revoke_another_clients_token(app, user, chatgpt):
+def test_a_client_cannot_revoke_another_clients_token(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    other_id, other_secret = register_client(app, "Other GPT")
-    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
 
     for raw in (token["access_token"], token["refresh_token"]):
-        response = _revoke(app, other_id, other_secret, raw)
+        response = revoke(app.test_client(), other_id, other_secret, raw)
         assert response.status_code == 400
         assert response.json["error"] == "invalid_grant"
 
-    assert _works(app, token["access_token"])
+    assert token_works(app, token["access_token"])
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
 
 
-def test_revocation_needs_client_authentication(app, user, chatgpt):
+def test_revocation_needs_client_authentication(app, user_browser, chatgpt):
     client_id, secret = chatgpt
-    token = exchange(app.test_client(), client_id, secret, get_code(user, client_id)).json
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
 
-    wrong = _revoke(app, client_id, "tds_wrong", token["access_token"], "basic")
+    wrong = revoke(app.test_client(), client_id, "tds_wrong", token["access_token"], "basic")
     anonymous = app.test_client().post("/oauth/revoke", data={"token": token["access_token"]})
 
     assert wrong.status_code == 401
     assert wrong.json["error"] == "invalid_client"
     assert anonymous.status_code in (400, 401)
     assert anonymous.json["error"] == "invalid_client"
-    assert _works(app, token["access_token"])
+    assert token_works(app, token["access_token"])
 
 
 # What the API answers
@@ -480,7 +424,7 @@ def test_expired_and_revoked_tokens_are_401(app, account, chatgpt):
     _assert_invalid_token(app.test_client().get("/todos", headers=bearer(expired)))
 
     revoked = sign_in(app, client_id, secret)["access_token"]
-    _revoke(app, client_id, secret, revoked)
+    revoke(app.test_client(), client_id, secret, revoked)
     _assert_invalid_token(app.test_client().post("/todos", json={}, headers=bearer(revoked)))
 
 
@@ -500,6 +444,10 @@ class TestNoneMode:
         added = anonymous.post("/todos", json={"title": "Shared"})
         assert added.status_code == 201
         assert [t["title"] for t in anonymous.get("/todos").json["todos"]] == ["Shared"]
+        with app.app_context():
+            stored = db.session.get(Todo, added.json["id"])
+            assert stored.owner_id == demo_user().id
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 1
 
     def test_a_bad_token_is_still_401(self, app):
         _assert_invalid_token(app.test_client().get("/todos", headers=bearer("tda_unknown")))

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import marshmallow as ma
 import pytest
 
 from app import resources
-from app.extensions import db
-from app.models import AccessToken, OAuthGrant, User, utcnow
-from app.oauth.clients import create_client
+from app.models import User
 from app.operations import Conflict, Invalid, Resource
-from app.secrets_util import digest
 from tests.conftest import build_app
-from tests.factories import make_user
-
-RAW_TOKEN = "tda_" + "e" * 40
 
 
 class EchoSchema(ma.Schema):
@@ -82,25 +74,8 @@ def app(database_url, monkeypatch):
 
 
 @pytest.fixture
-def token(app) -> dict[str, str]:
-    """An OAuth access token with the echoes' scope, as a ChatGPT sign-in leaves one."""
-    with app.app_context():
-        user = make_user("echo@example.com")
-        gpt, _ = create_client("Echo GPT", gpt_ids=["g-echo"], scope="echoes:use")
-        grant = OAuthGrant(client_pk=gpt.id, user_id=user.id, scope="echoes:use")
-        db.session.add(grant)
-        db.session.flush()
-        expires_at = utcnow() + timedelta(hours=1)
-        db.session.add(
-            AccessToken(
-                grant_pk=grant.id,
-                digest=digest(RAW_TOKEN),
-                scope=grant.scope,
-                expires_at=expires_at,
-            )
-        )
-        db.session.commit()
-    return {"Authorization": f"Bearer {RAW_TOKEN}"}
+def token(app, auth_headers) -> dict[str, str]:
+    return auth_headers("echoes:use", email="echo@example.com", via="token")
 
 
 def test_an_operation_without_scopes_is_published_and_served_without_credentials(client):

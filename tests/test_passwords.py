@@ -6,6 +6,7 @@ import pytest
 
 from app import create_app
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
+from tests.factories import PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -17,16 +18,16 @@ from app.accounts.passwords import hash_password, needs_rehash, verify_password
 )
 def test_outside_tests_the_hash_is_memory_hard(settings):
     with create_app({"DATABASE_URL": "sqlite://", **settings}).app_context():
-        stored = hash_password("correct horse battery staple")
+        stored = hash_password(PASSWORD)
         assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
-        assert verify_password(stored, "correct horse battery staple")
-        assert not verify_password(stored, "Correct horse battery staple")
-        assert "correct horse" not in stored
+        assert verify_password(stored, PASSWORD)
+        assert not verify_password(stored, PASSWORD.capitalize())
+        assert PASSWORD not in stored
 
 
 def test_a_cheap_test_hash_is_upgraded_when_production_sees_it(app):
     with app.app_context():
-        cheap = hash_password("correct horse battery staple")
+        cheap = hash_password(PASSWORD)
     assert cheap.startswith("$argon2id$")
     production = create_app(
         {
@@ -37,7 +38,7 @@ def test_a_cheap_test_hash_is_upgraded_when_production_sees_it(app):
         }
     )
     with production.app_context():
-        assert verify_password(cheap, "correct horse battery staple")
+        assert verify_password(cheap, PASSWORD)
         assert needs_rehash(cheap)
 
 

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tests.account_helpers import make_account, make_key
 from tests.conftest import build_app
+from tests.factories import make_key, make_user
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -38,7 +38,7 @@ def test_two_workers_share_one_allowance(database_url, redis_db):
     settings = {"ACTION_AUTH": "apikey", "API_RATE_LIMIT": "3 per minute", "REDIS_URL": REDIS_URL}
     one, two = build_app(database_url, **settings), build_app(database_url, **settings)
     with one.app_context():
-        _, key = make_key(make_account("ada@example.com"))
+        _, key = make_key(make_user("ada@example.com"))
     auth = {"Authorization": f"Bearer {key}"}
     statuses = [
         worker.test_client().get("/todos", headers=auth).status_code

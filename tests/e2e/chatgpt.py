@@ -9,27 +9,21 @@ no PKCE; the token request is form-encoded with the client credentials in the bo
 from __future__ import annotations
 
 import base64
-import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from app import create_app
-from app.accounts.passwords import hash_password
 from app.extensions import db
-from app.models import User
-from app.oauth.clients import create_client
+from tests.browser import csrf_token
 from tests.e2e.conftest import ROUTER_HEADERS, Server
+from tests.factories import GPT_ID, PASSWORD, make_client, make_user
+from tests.oauth_helpers import CALLBACK
 
-PASSWORD = "a long enough password"
-GPT_ID = "g-e2eChatGpt42"
-CALLBACK = f"https://chatgpt.com/aip/{GPT_ID}/oauth/callback"
-CSRF_RE = re.compile(
-    r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|'
-    r'<input[^>]*value="([^"]+)"[^>]*name="csrf_token"'
-)
 GPT_HEADERS = {
     "User-Agent": "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; "
     "ChatGPT-User/1.0; +https://openai.com/bot",
@@ -44,18 +38,24 @@ class OAuthClientCredentials:
     client_secret: str
 
 
-def seed(server: Server, email: str) -> OAuthClientCredentials:
-    """An account and a registered GPT client in the server's database, made with the app's
-    own code as an operator's CLI would."""
+@contextmanager
+def server_database(server: Server) -> Iterator[None]:
+    """An app context on the server's database, with its settings, for the suite's factories:
+    rows made here are what an operator's CLI would make."""
     app = create_app(dict(server.env))
     with app.app_context():
-        db.session.add(User(email=email, password_hash=hash_password(PASSWORD)))
-        db.session.commit()
-        client, secret = create_client("Todo GPT", gpt_ids=[GPT_ID])
-        credentials = OAuthClientCredentials(client.client_id, secret)
-        db.session.remove()
-        db.engine.dispose()
-    return credentials
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def seed(server: Server, email: str) -> OAuthClientCredentials:
+    """An account and a registered GPT client in the server's database."""
+    with server_database(server):
+        make_user(email)
+        return OAuthClientCredentials(*make_client("Todo GPT"))
 
 
 class RouterBrowser(requests.Session):
@@ -81,12 +81,6 @@ def browser(server: Server) -> RouterBrowser:
     return session
 
 
-def _csrf(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, html
-    return match.group(1) or match.group(2)
-
-
 def sign_in(
     server: Server, user: requests.Session, credentials: OAuthClientCredentials, email: str
 ) -> str:
@@ -108,7 +102,7 @@ def sign_in(
         page = user.get(login_url)
         response = user.post(
             login_url,
-            data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+            data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page.text)},
             headers=referer,
             allow_redirects=False,
         )
@@ -119,7 +113,7 @@ def sign_in(
         response = user.post(
             f"{server.url}/oauth/authorize",
             params=query,
-            data={"decision": "allow", "csrf_token": _csrf(response.text)},
+            data={"decision": "allow", "csrf_token": csrf_token(response.text)},
             headers=referer,
             allow_redirects=False,
         )
@@ -157,10 +151,6 @@ def exchange(server: Server, credentials: OAuthClientCredentials, code: str, met
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def call(server: Server, method: str, path: str, auth: dict | None = None, **kwargs):

@@ -16,7 +16,8 @@ import pytest
 
 from app import create_app
 from app.extensions import db
-from app.oauth.clients import create_client
+from tests.factories import PASSWORD, make_client
+from tests.oauth_helpers import CALLBACK
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -34,9 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 EMAIL = "grace@example.com"
-PASSWORD = "browsers are people too"
-GPT_ID = "g-browserTest1"
-CALLBACK = f"https://chatgpt.com/aip/{GPT_ID}/oauth/callback"
 
 
 @pytest.fixture
@@ -46,8 +44,7 @@ def site(gunicorn_server):
     server = gunicorn_server(APP_ENV="testing", ACTION_AUTH="oauth")
     app = create_app(dict(server.env))
     with app.app_context():
-        client, _ = create_client("Browser GPT", gpt_ids=[GPT_ID])
-        client_id = client.client_id
+        client_id, _ = make_client("Browser GPT")
         db.session.remove()
         db.engine.dispose()
     return server, client_id

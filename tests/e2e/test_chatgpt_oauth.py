@@ -1,12 +1,18 @@
-"""ChatGPT signing a user in over OAuth and calling every action, against real gunicorn."""
+"""ChatGPT signing a user in over OAuth and calling every action, against real gunicorn.
+
+The whole walk, authorize to revoke, is here once over HTTP; tests/test_oauth_flow.py walks it
+once in process, and the other OAuth tests there take one step each.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.chatgpt import bearer, browser, call, exchange, seed, sign_in, token_request
+from app.operations import all_scopes
+from tests.e2e.chatgpt import browser, call, exchange, seed, sign_in, token_request
 from tests.e2e.conftest import Server, module_servers, reuse
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
+from tests.oauth_helpers import bearer
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +55,57 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
     assert tokens["token_type"].lower() == "bearer"
     assert 3000 <= tokens["expires_in"] <= 3600
     assert tokens["refresh_token"]
-    assert set(tokens["scope"].split()) == {"todos:read", "todos:write"}
+    assert set(tokens["scope"].split()) == set(all_scopes())
     auth = bearer(tokens["access_token"])
 
-    added = call(
-        oauth_server, "POST", "/todos", auth, json={"title": "Renew passport", "due": "2026-12-04"}
+    created = []
+    for title, due in [("Buy milk", "2030-01-05"), ("Call the bank", None), ("Écrire à Zoé", None)]:
+        response = call(oauth_server, "POST", "/todos", auth, json={"title": title, "due": due})
+        assert response.status_code == 201, response.text
+        todo = response.json()
+        assert todo["title"] == title and todo["done"] is False and todo["due"] == due
+        created.append(todo)
+    milk, bank, letter = created
+
+    def listed(**params) -> dict:
+        response = call(oauth_server, "GET", "/todos", auth, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    response = call(oauth_server, "GET", "/todos", auth)
+    assert [t["id"] for t in response.json()["todos"]] == [milk["id"], bank["id"], letter["id"]]
+    assert response.json()["next_cursor"] is None
+    # Non-ASCII goes out as itself, not \\u escapes, and counts once against ChatGPT's limit.
+    assert "Écrire à Zoé".encode() in response.content
+
+    first = listed(limit=2)
+    assert [t["id"] for t in first["todos"]] == [milk["id"], bank["id"]]
+    assert first["next_cursor"]
+    rest = listed(limit=2, cursor=first["next_cursor"])
+    assert [t["id"] for t in rest["todos"]] == [letter["id"]]
+    assert rest["next_cursor"] is None
+    assert [t["id"] for t in listed(q="bank")["todos"]] == [bank["id"]]
+    assert [t["id"] for t in listed(due_before="2030-02-01")["todos"]] == [milk["id"]]
+
+    response = call(oauth_server, "GET", f"/todos/{bank['id']}", auth)
+    assert response.status_code == 200
+    assert response.json() == bank
+
+    response = call(
+        oauth_server, "PATCH", f"/todos/{bank['id']}", auth, json={"done": True, "notes": "Paid."}
     )
-    assert added.status_code == 201, added.text
-    todo_id = added.json()["id"]
-    listed = call(oauth_server, "GET", "/todos", auth, params={"status": "open"})
-    assert [t["title"] for t in listed.json()["todos"]] == ["Renew passport"]
-    assert call(oauth_server, "GET", f"/todos/{todo_id}", auth).json()["due"] == "2026-12-04"
-    updated = call(oauth_server, "PATCH", f"/todos/{todo_id}", auth, json={"done": True})
-    assert updated.status_code == 200 and updated.json()["done"] is True
-    assert call(oauth_server, "DELETE", f"/todos/{todo_id}", auth).status_code == 204
-    assert call(oauth_server, "GET", f"/todos/{todo_id}", auth).status_code == 404
+    assert response.status_code == 200, response.text
+    assert response.json()["done"] is True and response.json()["notes"] == "Paid."
+    assert [t["id"] for t in listed()["todos"]] == [milk["id"], letter["id"]]
+    assert [t["id"] for t in listed(status="done")["todos"]] == [bank["id"]]
+
+    response = call(oauth_server, "DELETE", f"/todos/{milk['id']}", auth)
+    assert response.status_code == 204
+    assert response.content == b""
+    response = call(oauth_server, "GET", f"/todos/{milk['id']}", auth)
+    assert response.status_code == 404
+    assert response.json()["code"] == 404 and response.json()["message"]
+    assert {t["id"] for t in listed(status="all")["todos"]} == {bank["id"], letter["id"]}
 
     # ChatGPT refreshes in the background; the user stays signed in.
     refreshed = token_request(

@@ -7,17 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL
-from tests.e2e.chatgpt import (
-    CALLBACK,
-    bearer,
-    browser,
-    call,
-    exchange,
-    seed,
-    sign_in,
-    token_request,
-)
+from tests.e2e.chatgpt import CALLBACK, browser, call, exchange, seed, sign_in, token_request
 from tests.e2e.conftest import module_servers, reuse
+from tests.oauth_helpers import bearer
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)"
