@@ -8,7 +8,6 @@ import pytest
 from app import resources
 from app.models import User
 from app.operations import Conflict, Invalid, Resource
-from tests.conftest import build_app
 
 
 class EchoSchema(ma.Schema):
@@ -68,9 +67,10 @@ def add_echo(caller: User, *, word: str) -> dict:
 
 
 @pytest.fixture
-def app(database_url, monkeypatch):
+def app_settings(monkeypatch) -> dict:
+    # Set before the app is built, which reads the resources; undone after it is torn down.
     monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, echoes))
-    return build_app(database_url, ACTION_AUTH="oauth")
+    return {"ACTION_AUTH": "oauth"}
 
 
 @pytest.fixture
