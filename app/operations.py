@@ -27,7 +27,6 @@ what each resource stores. `parameters` documents path parameters beyond their c
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,21 +92,14 @@ class Operation:
     def name(self) -> str:
         return self.work.__name__
 
-    @property
-    def summary(self) -> str:
-        return _docstring(self.work)[0]
-
-    @property
-    def description(self) -> str:
-        return _docstring(self.work)[1]
-
 
 @dataclass
 class Resource:
     """A resource: its scopes, what it stores for a user, and its operations.
 
-    `model` and `owner` tell the account export and deletion which rows belong to a user;
-    `export_schema` dumps them. `stored` is the privacy page's line on what is kept.
+    `model` and `owner` tell the account export which rows belong to a user, and
+    `export_schema` dumps them (deleting an account relies on the model's ON DELETE CASCADE).
+    `stored` is the privacy page's line on what is kept.
     """
 
     name: str
@@ -217,13 +209,6 @@ def _require_json_body() -> None:
     if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
         if request.content_length or request.headers.get("Transfer-Encoding") or request.mimetype:
             abort(415, message="Send the request body as JSON (Content-Type: application/json).")
-
-
-def _docstring(work: Callable) -> tuple[str, str]:
-    doc = inspect.getdoc(work) or ""
-    doc = doc.split("\n---", 1)[0]  # flask-smorest's marker: what follows is not published
-    summary, _, description = doc.partition("\n")
-    return summary.strip(), " ".join(description.split())
 
 
 def _primary_key(model: type) -> tuple:

@@ -22,12 +22,14 @@ TOKEN_ENDPOINT_IP_LIMIT = "3000 per minute"
 LOGIN_IP_LIMIT = "20 per minute; 200 per hour"
 LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
 SIGNUP_IP_LIMIT = "10 per hour"
-# What a limit that is off is given: exempt_when skips it before it counts anything.
+# What the token endpoint's limit is given while it is off: exempt_when skips it before it
+# counts anything.
 _UNUSED = "1 per second"
 
 
 def api_limit() -> str:
-    return current_app.config["API_RATE_LIMIT"] or _UNUSED
+    # Only consulted while the limit is on (app.auth.protected).
+    return current_app.config["API_RATE_LIMIT"]
 
 
 def api_limit_off() -> bool:
