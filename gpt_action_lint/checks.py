@@ -352,59 +352,46 @@ def circular_refs(spec: Spec) -> Findings:
 
 
 def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
-    """One representative cycle per strongly connected group of schemas (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[list[str]] = []
+    """One cycle per strongly connected group of schemas (Kosaraju's two searches), walked from
+    the group's first member for a readable A -> B -> A."""
+    # Iterative searches, so that long reference chains cannot exhaust Python's stack.
+    finished: list[str] = []
+    seen: set[str] = set()
     for start in edges:
-        if start in index:
+        if start in seen:
             continue
-        # Iterative, so that long reference chains cannot exhaust Python's stack.
-        work: list[tuple[str, int]] = [(start, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            successors = edges.get(node, [])
-            if i < len(successors):
-                work.append((node, i + 1))
-                nxt = successors[i]
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            if low[node] == index[node]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == node:
-                        break
-                if len(group) > 1 or node in edges.get(node, []):
-                    groups.append(group)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
+        seen.add(start)
+        todo = [(start, iter(edges[start]))]
+        while todo:
+            node, successors = todo[-1]
+            nxt = next((n for n in successors if n not in seen), None)
+            if nxt is None:
+                finished.append(todo.pop()[0])
+            else:
+                seen.add(nxt)
+                todo.append((nxt, iter(edges[nxt])))
+    referrers: dict[str, list[str]] = {name: [] for name in edges}
+    for name, targets in edges.items():
+        for target in targets:
+            referrers[target].append(name)
+    grouped: set[str] = set()
     cycles = []
-    for group in groups:
-        members = set(group)
-        first = min(group)
-        # Walk inside the group back to its first member, for a readable A -> B -> A.
-        path, seen, node = [first], {first}, first
-        while True:
-            nxt = next(n for n in edges[node] if n in members)
-            if nxt == first or nxt in seen:
-                break
-            path.append(nxt)
-            seen.add(nxt)
-            node = nxt
-        cycles.append(path)
+    for root in reversed(finished):
+        if root in grouped:
+            continue
+        group, todo_names = {root}, [root]
+        while todo_names:
+            for name in referrers[todo_names.pop()]:
+                if name not in grouped and name not in group:
+                    group.add(name)
+                    todo_names.append(name)
+        grouped |= group
+        if len(group) > 1 or root in edges[root]:
+            cycle, on_cycle = [min(group)], {min(group)}
+            while (nxt := next(n for n in edges[cycle[-1]] if n in group)) not in on_cycle:
+                cycle.append(nxt)
+                on_cycle.add(nxt)
+            cycles.append(cycle)
     return sorted(cycles)
 
 
