@@ -329,7 +329,7 @@ def _common_labels(a: str, b: str) -> int:
 
 
 def refs(spec: Spec) -> Findings:
-    for path, ref in spec.refs:
+    for path, ref in all_refs(spec.doc):
         if not ref.startswith("#"):
             yield "external-ref", path, {"ref": show(ref)}
         elif pointer(spec.doc, ref) is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from gpt_action_lint.walk import Path
 
@@ -43,7 +43,7 @@ def summary(problems: Iterable[Problem], strict: bool = False) -> str:
     )
 
 
-def json_path(parts: Path | list[Any]) -> str:
+def json_path(parts: Path) -> str:
     """`$.paths['/todos'].get.summary` style path to a node."""
     out = "$"
     for part in parts:

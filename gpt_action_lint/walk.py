@@ -15,8 +15,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
-Key = str | int
-Path = tuple[Key, ...]
+Path = tuple[str | int, ...]
 
 OPERATION_METHODS = ("get", "put", "post", "delete", "patch")
 # Enough for any real spec; a YAML alias bomb expands far beyond it.
@@ -201,10 +200,6 @@ class Spec:
                         roots.append((pointer_path(ref), target))
         return found
 
-    @cached_property
-    def refs(self) -> list[tuple[Path, str]]:
-        return list(all_refs(self.doc))
-
 
 def _parameter_schemas(path: Path, parameter: Any) -> list[Found]:
     parameter = mapping(parameter)
@@ -277,15 +272,10 @@ def unescape(token: str) -> str:
 
 def pointer(doc: Any, ref: str) -> Any:
     """The node a local `#/...` reference points to, or None."""
-    if not ref.startswith("#"):
-        return None
-    if ref == "#":
-        return doc
-    if not ref.startswith("#/"):
+    if ref != "#" and not ref.startswith("#/"):
         return None
     node = doc
-    for token in ref[2:].split("/"):
-        token = unescape(token)
+    for token in pointer_path(ref):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -295,5 +285,5 @@ def pointer(doc: Any, ref: str) -> Any:
     return node
 
 
-def pointer_path(ref: str) -> Path:
+def pointer_path(ref: str) -> tuple[str, ...]:
     return tuple(unescape(t) for t in ref[2:].split("/")) if ref.startswith("#/") else ()
