@@ -53,10 +53,7 @@ FACTS_OAUTH = "facts §3 OAuth flow details"
 FACTS_KWARGS = "facts §6 item 9 (UnrecognizedKwargsError)"
 LINTER = "this linter"
 
-# Message endings several rows share; being part of templates, their braces are doubled.
-USE_310 = 'use openapi: "3.1.0"'
-NO_URL = 'ChatGPT says "Could not find a valid URL in `servers`"'
-NOT_UNDER_ROOT = '("not under the root origin")'
+# Long message endings that several rows share; as parts of templates, their braces are doubled.
 SCHEMAS_OBJECT = (
     'ChatGPT requires components.schemas to be an object, even {{}} ("In components section, '
     'schemas subsection is not an object")'
@@ -65,9 +62,6 @@ OFFERED = (
     ". ChatGPT offers None, API key (Basic, Bearer or a custom header) and OAuth (authorization "
     "code)"
 )
-UNDECLARED = "(UnrecognizedKwargsError)"
-IMPORTER = "reported to break ChatGPT's importer"
-FAILS_ON = "ChatGPT's importer is reported to fail on"
 
 Check = Callable[[Spec], Iterator[checks.Finding]]
 
@@ -80,7 +74,7 @@ class Rule:
     check: Check | None  # None: reported while reading the input, not by a check
     what: str  # what the rule checks, in one sentence
     source: str
-    message: str
+    message: str  # a str.format template; the check gives its arguments
 
     @property
     def id(self) -> str:
@@ -93,8 +87,8 @@ class Rule:
 
 # Columns: key, level, basis (printed with each problem), check; what it checks, source; message.
 # Laid out by hand, a row per two or three lines, where the formatter would give each argument
-# its own line. Messages that end in a shared constant are joined with +, which keeps the braces
-# of the template single.
+# its own line. Shared endings are joined with + rather than put in an f-string, so that a
+# template's placeholders keep single braces.
 TABLE = (
     # Reading the input.
     Rule("input-unreadable", ERROR, INPUT, None, "the file can be read", LINTER,
@@ -129,43 +123,47 @@ TABLE = (
     # The document.
     Rule("openapi-version", WARNING, COMM, checks.openapi_version,
          "openapi is 3.1.0 rather than another version", FACTS_IMPORT,
-         "openapi is {version}; ChatGPT imports OpenAPI 3.1.0, " + USE_310),
+         'openapi is {version}; ChatGPT imports OpenAPI 3.1.0, use openapi: "3.1.0"'),
     Rule("openapi-version:3.0", WARNING, COMM, checks.openapi_version,
          "openapi is 3.1.0 rather than 3.0.x (ChatGPT rejects 3.0.x)", FACTS_IMPORT,
          "openapi is {version}; ChatGPT rejects 3.0.x (\"Input should be '3.1.1' or '3.1.0'\"), "
-         + USE_310),
+         'use openapi: "3.1.0"'),
     Rule("openapi-version:3.1.x", WARNING, ONE, checks.openapi_version,
          "openapi is 3.1.0 rather than another 3.1.x", FACTS_IMPORT,
-         "openapi is {version}; one importer version accepted only '3.1.0', " + USE_310),
+         "openapi is {version}; one importer version accepted only '3.1.0', use openapi: "
+         '"3.1.0"'),
     Rule("openapi-version:missing", WARNING, COMM, checks.openapi_version,
          "the document says openapi", FACTS_IMPORT,
-         "openapi is missing; ChatGPT imports OpenAPI 3.1.0 only, " + USE_310),
+         'openapi is missing; ChatGPT imports OpenAPI 3.1.0 only, use openapi: "3.1.0"'),
     Rule("openapi-version:swagger", WARNING, COMM, checks.openapi_version,
          "the document is OpenAPI, not Swagger", FACTS_IMPORT,
-         "a Swagger {swagger} document; ChatGPT imports OpenAPI 3.1.0 only, " + USE_310),
+         'a Swagger {swagger} document; ChatGPT imports OpenAPI 3.1.0 only, use openapi: "3.1.0"'),
     Rule("openapi-version:type", WARNING, COMM, checks.openapi_version,
          "openapi is a string", FACTS_IMPORT,
-         "openapi is {version}, not a string; " + USE_310 + " (quoted in YAML)"),
+         'openapi is {version}, not a string; use openapi: "3.1.0" (quoted in YAML)'),
     Rule("servers", WARNING, COMM, checks.servers, "there is a server", FACTS_SERVERS,
-         "no servers; " + NO_URL + ": add exactly one absolute https URL"),
+         'no servers; ChatGPT says "Could not find a valid URL in `servers`": add exactly one '
+         "absolute https URL"),
     Rule("servers:many", WARNING, COMM, checks.servers, "there is only one server", FACTS_SERVERS,
          '{count} servers; ChatGPT uses only the first ("Multiple servers found"), keep exactly '
          "one"),
     Rule("server-url", WARNING, COMM, checks.server_url, "the server url is absolute",
          FACTS_SERVERS,
-         "server url {url} is not absolute; " + NO_URL + ", use https://host[/prefix]"),
+         'server url {url} is not absolute; ChatGPT says "Could not find a valid URL in '
+         '`servers`", use https://host[/prefix]'),
     Rule("server-url:missing", WARNING, COMM, checks.server_url, "the first server has a url",
-         FACTS_SERVERS, "the first server has no url; " + NO_URL),
+         FACTS_SERVERS,
+         'the first server has no url; ChatGPT says "Could not find a valid URL in `servers`"'),
     Rule("server-url:invalid", WARNING, COMM, checks.server_url, "the server url is a URL",
          FACTS_SERVERS, "server url {url} is not a valid URL ({error})"),
     Rule("server-url:port", WARNING, COMM, checks.server_url,
          "the server url names no port, not even 443", FACTS_SERVERS,
-         "server url {url} names port 443; explicit ports make ChatGPT ignore the server "
-         + NOT_UNDER_ROOT + ", drop it"),
+         "server url {url} names port 443; explicit ports make ChatGPT ignore the server (\"not "
+         'under the root origin"), drop it'),
     Rule("server-url:case", WARNING, COMM, checks.server_url,
          "the server host is in lower case", FACTS_SERVERS,
-         "server host {host} has upper-case letters; ChatGPT ignores such servers "
-         + NOT_UNDER_ROOT + ", write it in lower case"),
+         'server host {host} has upper-case letters; ChatGPT ignores such servers ("not under the '
+         'root origin"), write it in lower case'),
     Rule("server-url:variables", WARNING, INF, checks.server_url,
          "the server url has no variables", FACTS_SERVERS,
          "server url {url} has variables; give the literal https URL ChatGPT should call"),
@@ -249,11 +247,11 @@ TABLE = (
          FACTS_SCHEMAS, "cookie parameter {name}: ChatGPT sends no cookies"),
     Rule("field-name", WARNING, COMM, checks.field_names,
          "request body field names have no white space", FACTS_KWARGS,
-         "field name {name} has white space; the model fails to send it " + UNDECLARED),
+         "field name {name} has white space; the model fails to send it (UnrecognizedKwargsError)"),
     Rule("field-name:parameter", WARNING, COMM, checks.field_names,
          "parameter names have no white space", FACTS_KWARGS,
          "parameter name {name} has white space; the model fails to send such arguments "
-         + UNDECLARED),
+         "(UnrecognizedKwargsError)"),
     Rule("request-body-json", WARNING, COMM, checks.media_types,
          "request bodies are application/json", FACTS_SCHEMAS,
          "request body is {media}; ChatGPT sends only application/json bodies (multipart "
@@ -265,7 +263,7 @@ TABLE = (
     Rule("free-form-input", WARNING, COMM, checks.free_form_input,
          "request body schemas declare every property (no additionalProperties)", FACTS_KWARGS,
          "request field accepts undeclared properties; the model then sends fields ChatGPT "
-         "rejects " + UNDECLARED + ", declare every property"),
+         "rejects (UnrecognizedKwargsError), declare every property"),
     # Security.
     Rule("security-schemes-count", WARNING, COMM, checks.security,
          "at most one security scheme", FACTS_SECURITY,
@@ -317,21 +315,23 @@ TABLE = (
          "enum is empty; ChatGPT's importer rejects it (\"List should have at least 1 item\"), "
          "list the values or drop enum"),
     Rule("empty-items", WARNING, ONE, checks.empty_items, "items is not {}", FACTS_SCHEMAS,
-         "items is {{}}; " + FAILS_ON + " it, give the item type"),
+         "items is {{}}; ChatGPT's importer is reported to fail on it, give the item type"),
     Rule("empty-items:missing", WARNING, ONE, checks.empty_items,
          "array schemas give their item type", FACTS_SCHEMAS,
-         "array schema without items; " + FAILS_ON + " unconstrained schemas, give the item type"),
+         "array schema without items; ChatGPT's importer is reported to fail on unconstrained "
+         "schemas, give the item type"),
     Rule("anyof-null", WARNING, ONE, checks.anyof_null,
          'nullable uses type: [<type>, "null"], not anyOf/oneOf with {type: null}', FACTS_SCHEMAS,
-         "{keyword} with a {{type: null}} member; " + IMPORTER
-         + ', write type: [<type>, "null"] instead'),
+         "{keyword} with a {{type: null}} member; reported to break ChatGPT's importer, write "
+         'type: [<type>, "null"] instead'),
     Rule("ref-siblings", WARNING, ONE, checks.ref_siblings,
          "$ref has no oneOf/anyOf/allOf beside it", FACTS_SCHEMAS,
-         "$ref next to oneOf/anyOf/allOf; " + IMPORTER + ", wrap them in allOf or pick one"),
+         "$ref next to oneOf/anyOf/allOf; reported to break ChatGPT's importer, wrap them in allOf "
+         "or pick one"),
     Rule("pattern-properties", WARNING, ONE, checks.pattern_properties,
          "no patternProperties", FACTS_SCHEMAS,
-         "patternProperties are " + IMPORTER + " and the model cannot fill them; declare "
-         "explicit properties"),
+         "patternProperties are reported to break ChatGPT's importer and the model cannot fill "
+         "them; declare explicit properties"),
     Rule("file-id-refs", ERROR, DOC, checks.file_fields,
          "openaiFileIdRefs is an array of strings", f"{START} (sending files)",
          "openaiFileIdRefs must be declared as an array of strings"),
