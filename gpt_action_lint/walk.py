@@ -161,13 +161,12 @@ class Spec:
         ]
         for path, parameter in self.all_parameters:
             roots += _parameter_schemas(path, parameter)
-        for kind, found_in in (
-            ("headers", _parameter_schemas),
-            ("requestBodies", _content_schemas),
-            ("responses", _response_schemas),
-        ):
-            for name, node in mapping(self.components.get(kind)).items():
-                roots += found_in(("components", kind, name), node)
+        for name, header in mapping(self.components.get("headers")).items():
+            roots += _parameter_schemas(("components", "headers", name), header)
+        for name, body in mapping(self.components.get("requestBodies")).items():
+            roots += _content_schemas(("components", "requestBodies", name), body)
+        for name, response in mapping(self.components.get("responses")).items():
+            roots += _response_schemas(("components", "responses", name), response)
         for op in self.operations:
             roots += _content_schemas(op.path + ("requestBody",), op.node.get("requestBody"))
             for code, response in mapping(op.node.get("responses")).items():
