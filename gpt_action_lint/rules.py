@@ -133,7 +133,7 @@ TABLE = (
          "openapi is {version}; one importer version accepted only '3.1.0', use openapi: "
          '"3.1.0"'),
     Rule("openapi-version:missing", WARNING, COMM, checks.openapi_version,
-         "the document says openapi", FACTS_IMPORT,
+         "the document has an openapi field", FACTS_IMPORT,
          'openapi is missing; ChatGPT imports OpenAPI 3.1.0 only, use openapi: "3.1.0"'),
     Rule("openapi-version:swagger", WARNING, COMM, checks.openapi_version,
          "the document is OpenAPI, not Swagger", FACTS_IMPORT,
