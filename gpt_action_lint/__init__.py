@@ -4,10 +4,11 @@
     document, problems = load("openapi.yaml")   # a file, "-" or an http(s) URL
     problems += lint(document) if document is not None else []
 
-`lint` walks the document once (`walk.Spec`), runs each check in `checks` over it, and gives each
-finding the level and source its row in `rules.RULES` holds. It needs no app and no settings.
-Everything must survive arbitrary input (teams lint their own specs, some of them broken): a
-check that crashes is reported as a problem, and the other checks still run.
+`lint` walks the document once (`walk.Spec`), runs each check in `checks` over it, and turns each
+finding into a problem with the level, source and message its row in `rules.RULES` holds. It
+needs no app and no settings. Everything must survive arbitrary input (teams lint their own
+specs, some of them broken): a check that crashes is reported as a problem, and the other checks
+still run.
 """
 
 from __future__ import annotations
@@ -25,29 +26,23 @@ __all__ = ["RULES", "TABLE", "Problem", "Rule", "is_error", "lint", "load", "par
 def lint(document: Any) -> list[Problem]:
     """Every problem ChatGPT's importer (or the OpenAPI spec) would have with `document`."""
     if not isinstance(document, dict):
-        message = (
-            f"the document is a {type(document).__name__}, not an object; an OpenAPI document "
-            "is a mapping with openapi, info, paths"
-        )
-        return [RULES["openapi-document"].problem((), message)]
+        return [RULES["openapi-document"].problem((), type=type(document).__name__)]
     try:
         spec = Spec(normalize(document))
     except TooLarge:
-        message = f"the document has more than {MAX_NODES} nodes (YAML aliases expand); not linted"
-        return [RULES["input-too-large"].problem((), message)]
+        return [RULES["input-too-large"].problem((), limit=MAX_NODES)]
     except RecursionError:
-        return [RULES["input-too-deep"].problem((), "the document is nested too deeply to lint")]
+        return [RULES["input-too-deep:lint"].problem(())]
     problems: list[Problem] = []
     for check in dict.fromkeys(rule.check for rule in TABLE if rule.check is not None):
         name = check.__name__
         try:
-            for key, path, message in check(spec):
-                problems.append(RULES[key].problem(path, message))
+            for key, path, args in check(spec):
+                problems.append(RULES[key].problem(path, **args))
         except RecursionError:
-            message = f"the document is nested too deeply to check ({name})"
-            problems.append(RULES["input-too-deep"].problem((), message))
+            problems.append(RULES["input-too-deep:check"].problem((), check=name))
         except Exception as exc:  # one broken check must not hide the others
-            message = f"check {name} failed on this document: {type(exc).__name__}: {exc}"
-            problems.append(RULES["linter-internal"].problem((), message))
+            error = f"{type(exc).__name__}: {exc}"
+            problems.append(RULES["linter-internal"].problem((), check=name, error=error))
     # A path-level parameter is checked once for each operation that shares it.
     return list(dict.fromkeys(problems))

@@ -1,7 +1,8 @@
-"""The checks: each takes the walked spec and yields (rule key, path, message) per problem.
+"""The checks: each takes the walked spec and yields (rule key, path, message arguments) per
+problem.
 
-Level and source are not set here: `rules.RULES` holds them, one row per rule key, and names
-the check that yields it.
+Level, source and message are not set here: `rules.RULES` holds them, one row per rule key, and
+names the check that yields it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import openapi_spec_validator as osv
@@ -16,13 +18,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from openapi_spec_validator.validation import exceptions as osv_errors
 
-from gpt_action_lint.problem import clip, show
 from gpt_action_lint.walk import Path, Spec, all_refs, mapping, pointer, sequence, types, unescape
 
-Finding = tuple[str, Path, str]
+Finding = tuple[str, Path, dict[str, Any]]
 Findings = Iterator[Finding]
 
-SKIPPED_METHODS = ("head", "options", "trace")
 OPERATION_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_OPERATIONS = 30
 MAX_SUMMARY = 300
@@ -33,52 +33,47 @@ OAUTH_EXEMPT_DOMAINS = (
 ).split()
 MAX_VALIDATOR_PROBLEMS = 50
 CONSEQUENTIAL = "x-openai-isConsequential"
-NOT_A_URL = 'ChatGPT says "Could not find a valid URL in `servers`"'
-NOT_UNDER_ROOT = '("not under the root origin")'
-UNDECLARED = "(UnrecognizedKwargsError)"
 _META_VALIDATOR = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """A value quoted for a message, cut to `limit` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
+
+
+def clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- document -----------------------------------------------------------------------------------
 
 
 def openapi_version(spec: Spec) -> Findings:
-    version = spec.doc.get("openapi")
-    fix = 'use openapi: "3.1.0"'
+    version, swagger = spec.doc.get("openapi"), spec.doc.get("swagger")
     if version == "3.1.0":
         return
-    if isinstance(version, str) and version.startswith("3.1."):
-        message = f"openapi is {show(version)}; one importer version accepted only '3.1.0', {fix}"
-        yield "openapi-version:3.1.x", ("openapi",), message
-        return
     if version is None:
-        swagger = spec.doc.get("swagger")
-        what = f"a Swagger {show(swagger)} document" if swagger else "openapi is missing"
-        message = f"{what}; ChatGPT imports OpenAPI 3.1.0 only, {fix}"
+        key = "openapi-version:swagger" if swagger else "openapi-version:missing"
     elif not isinstance(version, str):
-        message = f"openapi is {show(version)}, not a string; {fix} (quoted in YAML)"
+        key = "openapi-version:type"
+    elif version.startswith("3.1."):
+        key = "openapi-version:3.1.x"
     elif version.startswith("3.0."):
-        message = (
-            f'openapi is {show(version)}; ChatGPT rejects 3.0.x ("Input should be '
-            f"'3.1.1' or '3.1.0'\"), {fix}"
-        )
+        key = "openapi-version:3.0"
     else:
-        message = f"openapi is {show(version)}; ChatGPT imports OpenAPI 3.1.0, {fix}"
-    yield "openapi-version", ("openapi",), message
+        key = "openapi-version"
+    yield key, ("openapi",), {"version": show(version), "swagger": show(swagger)}
 
 
 def servers(spec: Spec) -> Findings:
     servers = spec.doc.get("servers")
     if not isinstance(servers, list) or not servers:
-        where = ("servers",) if "servers" in spec.doc else ()
-        yield "servers", where, f"no servers; {NOT_A_URL}: add exactly one absolute https URL"
+        yield "servers", ("servers",) if "servers" in spec.doc else (), {}
     elif len(servers) > 1:
-        yield (
-            "servers",
-            ("servers",),
-            f'{len(servers)} servers; ChatGPT uses only the first ("Multiple servers found"), '
-            "keep exactly one",
-        )
+        yield "servers:many", ("servers",), {"count": len(servers)}
 
 
 def server_url(spec: Spec) -> Findings:
@@ -88,77 +83,35 @@ def server_url(spec: Spec) -> Findings:
     url = mapping(servers[0]).get("url")
     path: Path = ("servers", 0, "url")
     if not isinstance(url, str) or not url.strip():
-        yield "server-url", ("servers", 0), f"the first server has no url; {NOT_A_URL}"
+        yield "server-url:missing", ("servers", 0), {}
         return
+    shown = {"url": show(url)}
     if "{" in url:
-        yield (
-            "server-url:inferred",
-            path,
-            f"server url {show(url)} has variables; give the literal https URL ChatGPT should call",
-        )
+        yield "server-url:variables", path, shown
         return
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        yield "server-url", path, f"server url {show(url)} is not a valid URL ({exc})"
+        yield "server-url:invalid", path, {**shown, "error": exc}
         return
     if not parts.scheme or not parts.netloc:
-        yield (
-            "server-url",
-            path,
-            f"server url {show(url)} is not absolute; {NOT_A_URL}, use https://host[/prefix]",
-        )
+        yield "server-url", path, shown
         return
     if parts.scheme.lower() != "https":
-        yield (
-            "server-https",
-            path,
-            f"server url {show(url)} is not https; ChatGPT calls actions over TLS 1.2+ on port "
-            "443 only",
-        )
+        yield "server-https", path, shown
     if port is not None and port != 443:
-        yield (
-            "server-https",
-            path,
-            f"server url {show(url)} has port {port}; ChatGPT calls actions on port 443 only",
-        )
+        yield "server-https:port", path, {**shown, "port": port}
     elif port == 443:
-        yield (
-            "server-url",
-            path,
-            f"server url {show(url)} names port 443; explicit ports make ChatGPT ignore the "
-            f"server {NOT_UNDER_ROOT}, drop it",
-        )
+        yield "server-url:port", path, shown
     host = parts.netloc.rpartition("@")[2]
     host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     if host != host.lower():
-        yield (
-            "server-url",
-            path,
-            f"server host {show(host)} has upper-case letters; ChatGPT ignores such servers "
-            f"{NOT_UNDER_ROOT}, write it in lower case",
-        )
+        yield "server-url:case", path, {"host": show(host)}
     if parts.query or parts.fragment or url.endswith(("?", "#")):
-        yield (
-            "server-url:inferred",
-            path,
-            f"server url {show(url)} has a query or fragment; ChatGPT appends paths to it, keep "
-            "only scheme, host and an optional path prefix",
-        )
+        yield "server-url:query", path, shown
     if _private_host(parts.hostname or ""):
-        yield (
-            "server-public",
-            path,
-            f"server host {show(parts.hostname)} is not publicly reachable; ChatGPT calls from "
-            "OpenAI's servers and needs a valid public certificate",
-        )
-
-
-def _server_url(spec: Spec) -> str | None:
-    servers = sequence(spec.doc.get("servers"))
-    url = mapping(servers[0]).get("url") if servers else None
-    return url if isinstance(url, str) else None
+        yield "server-public", path, {"host": show(parts.hostname)}
 
 
 def _private_host(host: str) -> bool:
@@ -172,22 +125,14 @@ def _private_host(host: str) -> bool:
 
 
 def components_schemas(spec: Spec) -> Findings:
-    message = (
-        'ChatGPT requires components.schemas to be an object, even {} ("In components '
-        'section, schemas subsection is not an object")'
-    )
     if "components" not in spec.doc:
-        yield "components-schemas", (), f"no components; {message}"
+        yield "components-schemas:components", (), {}
     elif not isinstance(spec.doc["components"], dict):
         return  # the OpenAPI validator reports the wrong type
     elif "schemas" not in spec.components:
-        yield "components-schemas", ("components",), f"components.schemas is missing; {message}"
+        yield "components-schemas:missing", ("components",), {}
     elif not isinstance(spec.components["schemas"], dict):
-        yield (
-            "components-schemas",
-            ("components", "schemas"),
-            f"components.schemas is not an object; {message}",
-        )
+        yield "components-schemas", ("components", "schemas"), {}
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -195,24 +140,15 @@ def components_schemas(spec: Spec) -> Findings:
 
 def unsupported_methods(spec: Spec) -> Findings:
     for url_path, item in spec.paths.items():
-        for method in SKIPPED_METHODS:
+        for method in ("head", "options", "trace"):
             if method in mapping(item):
-                yield (
-                    "unsupported-method",
-                    ("paths", url_path, method),
-                    f'ChatGPT skips {method.upper()} operations ("Path {url_path} has '
-                    f'unrecognized method {method}"); use GET, POST, PUT, PATCH or DELETE',
-                )
+                args = {"url_path": url_path, "method": method, "METHOD": method.upper()}
+                yield "unsupported-method", ("paths", url_path, method), args
 
 
 def operation_count(spec: Spec) -> Findings:
     if len(spec.operations) > MAX_OPERATIONS:
-        yield (
-            "operation-count",
-            ("paths",),
-            f"{len(spec.operations)} operations; ChatGPT refuses more than {MAX_OPERATIONS} "
-            '("OpenAPI spec can have a maximum of 30 operations")',
-        )
+        yield "operation-count", ("paths",), {"count": len(spec.operations)}
 
 
 def operation_ids(spec: Spec) -> Findings:
@@ -220,30 +156,17 @@ def operation_ids(spec: Spec) -> Findings:
     for op in spec.operations:
         op_id = op.node.get("operationId")
         if op_id is None or op_id == "":
-            yield (
-                "operation-id-missing",
-                op.path,
-                f'no operationId; ChatGPT drops the operation ("In path {op.url_path}, method '
-                f'{op.method} is missing operationId; skipping")',
-            )
+            yield "operation-id-missing", op.path, {"url_path": op.url_path, "method": op.method}
             continue
+        path = op.path + ("operationId",)
         if not isinstance(op_id, str) or not OPERATION_ID.match(op_id):
-            yield (
-                "operation-id-format",
-                op.path + ("operationId",),
-                f"operationId {show(op_id)} is not a valid function name; ChatGPT uses it as "
-                "one, so match ^[a-zA-Z0-9_-]{1,64}$",
-            )
+            yield "operation-id-format", path, {"id": show(op_id)}
         if not isinstance(op_id, str):
             continue
         if op_id in first:
             method, url_path = first[op_id]
-            yield (
-                "operation-id-unique",
-                op.path + ("operationId",),
-                f"operationId {show(op_id)} is also used by {method.upper()} {url_path}; "
-                "operationIds must be unique",
-            )
+            args = {"id": show(op_id), "METHOD": method.upper(), "url_path": url_path}
+            yield "operation-id-unique", path, args
         else:
             first[op_id] = (op.method, op.url_path)
 
@@ -255,151 +178,75 @@ def text_lengths(spec: Spec) -> Findings:
         for key, rule in (("summary", "summary-length"), ("description", "description-length")):
             text = mapping(node).get(key)
             if isinstance(text, str) and len(text) > MAX_SUMMARY:
-                yield (
-                    rule,
-                    path + (key,),
-                    f"{key} is {len(text)} characters; ChatGPT allows at most {MAX_SUMMARY}",
-                )
+                yield rule, path + (key,), {"length": len(text)}
     for path, parameter in spec.all_parameters:
         text = mapping(parameter).get("description")
         if isinstance(text, str) and len(text) > MAX_PARAMETER_DESCRIPTION:
-            yield (
-                "parameter-description-length",
-                path + ("description",),
-                f"parameter description is {len(text)} characters; ChatGPT allows at most "
-                f"{MAX_PARAMETER_DESCRIPTION}",
-            )
+            yield "parameter-description-length", path + ("description",), {"length": len(text)}
 
 
 def consequential(spec: Spec) -> Findings:
     for op in spec.operations:
+        path, method = op.path + (CONSEQUENTIAL,), op.method.upper()
         if CONSEQUENTIAL not in op.node:
             default = "false" if op.method == "get" else "true"
-            yield (
-                "consequential-missing",
-                op.path,
-                f"{CONSEQUENTIAL} is not set, so ChatGPT applies its default for "
-                f"{op.method.upper()} ({default}); set it explicitly",
-            )
-            continue
-        value = op.node[CONSEQUENTIAL]
-        if not isinstance(value, bool):
-            yield (
-                "consequential-type",
-                op.path + (CONSEQUENTIAL,),
-                f"{CONSEQUENTIAL} is {show(value)}; it must be the boolean true or false",
-            )
-        elif value is False and op.method != "get":
-            yield (
-                "consequential-false",
-                op.path + (CONSEQUENTIAL,),
-                f'{CONSEQUENTIAL} is false on a {op.method.upper()}, so users can "Always '
-                'allow" this change without confirming it; make sure that is safe',
-            )
+            yield "consequential-missing", op.path, {"METHOD": method, "default": default}
+        elif not isinstance(op.node[CONSEQUENTIAL], bool):
+            yield "consequential-type", path, {"value": show(op.node[CONSEQUENTIAL])}
+        elif op.node[CONSEQUENTIAL] is False and op.method != "get":
+            yield "consequential-false", path, {"METHOD": method}
 
 
 def parameters(spec: Spec) -> Findings:
-    for params in spec.parameters:
-        for path, raw in params.raw:
-            if "$ref" in raw:
-                yield (
-                    "parameter-ref",
-                    path,
-                    f"parameter is a $ref ({show(raw['$ref'])}); ChatGPT does not resolve these "
-                    '("has missing or non-string name; skipping"), write the parameter inline',
-                )
-        for p in params.repeated:
-            yield (
-                "duplicate-parameter",
-                p.path,
-                f"parameter {show(p.name)} in {p.location} is listed twice; parameters must be "
-                "unique by name and location",
-            )
-        located: dict[str, str] = {}
-        for p in params.merged:
-            if p.location.lower() == "header":
-                yield (
-                    "header-parameter",
-                    p.path,
-                    f'header parameter {show(p.name)}: "Custom headers are not supported"; '
-                    "ChatGPT ignores it (credentials come from the Authentication dialog)",
-                )
-            elif p.location.lower() == "cookie":
-                yield (
-                    "cookie-parameter",
-                    p.path,
-                    f"cookie parameter {show(p.name)}: ChatGPT sends no cookies",
-                )
-            if p.name in located:
-                yield (
-                    "duplicate-parameter:locations",
-                    p.path,
-                    f"parameter {show(p.name)} is in both {located[p.name]} and {p.location}; "
-                    f'ChatGPT skips the operation ("parameter {p.name} is duplicated; skipping '
-                    'function due to errors")',
-                )
+    for written, repeated, merged in spec.parameters:
+        for path, parameter in written:
+            if "$ref" in parameter:
+                yield "parameter-ref", path, {"ref": show(parameter["$ref"])}
+        for path, name, location in repeated:
+            yield "duplicate-parameter", path, {"name": show(name), "location": location}
+        first: dict[str, str] = {}
+        for path, name, location in merged:
+            args = {"name": show(name), "location": location}
+            if location.lower() == "header":
+                yield "header-parameter", path, args
+            elif location.lower() == "cookie":
+                yield "cookie-parameter", path, args
+            if name in first:
+                args = {**args, "first": first[name], "raw_name": name}
+                yield "duplicate-parameter:locations", path, args
             else:
-                located[p.name] = p.location
+                first[name] = location
 
 
 def field_names(spec: Spec) -> Findings:
-    for params in spec.parameters:
-        for p in params.merged:
-            if re.search(r"\s", p.name):
-                yield (
-                    "field-name",
-                    p.path + ("name",),
-                    f"parameter name {show(p.name)} has white space; the model fails to send "
-                    f"such arguments {UNDECLARED}",
-                )
+    for _written, _repeated, merged in spec.parameters:
+        for path, name, _location in merged:
+            if re.search(r"\s", name):
+                yield "field-name:parameter", path + ("name",), {"name": show(name)}
     for path, node in spec.input_schemas:
         for name in mapping(node.get("properties")):
             if re.search(r"\s", name):
-                yield (
-                    "field-name",
-                    path + ("properties", name),
-                    f"field name {show(name)} has white space; the model fails to send it "
-                    f"{UNDECLARED}",
-                )
+                yield "field-name", path + ("properties", name), {"name": show(name)}
 
 
 def media_types(spec: Spec) -> Findings:
     for op in spec.operations:
         body = mapping(spec.resolve(op.node.get("requestBody")))
         for media in mapping(body.get("content")):
-            path = op.path + ("requestBody", "content", media)
-            kind = _media_kind(media)
-            if _binary(kind):
-                yield _binary_media(kind, path)
+            path, kind = op.path + ("requestBody", "content", media), _media_kind(media)
+            if kind.startswith(("image/", "video/")):
+                yield "media-type", path, {"kind": kind}
             elif kind != "application/json":
-                yield (
-                    "request-body-json",
-                    path,
-                    f"request body is {show(media)}; ChatGPT sends only application/json "
-                    "bodies (multipart uploads arrive without the file; use openaiFileIdRefs)",
-                )
+                yield "request-body-json", path, {"media": show(media)}
         for code, response in mapping(op.node.get("responses")).items():
             for media in mapping(mapping(spec.resolve(response)).get("content")):
-                if _binary(_media_kind(media)):
-                    path = op.path + ("responses", code, "content", media)
-                    yield _binary_media(_media_kind(media), path)
+                path, kind = op.path + ("responses", code, "content", media), _media_kind(media)
+                if kind.startswith(("image/", "video/")):
+                    yield "media-type", path, {"kind": kind}
 
 
 def _media_kind(media: str) -> str:
     return media.split(";")[0].strip().lower()
-
-
-def _binary(kind: str) -> bool:
-    return kind.startswith(("image/", "video/"))
-
-
-def _binary_media(kind: str, path: Path) -> Finding:
-    return (
-        "media-type",
-        path,
-        f'{kind} content: "Requests and responses can only contain text (no images or '
-        'video)"; return files through openaiFileResponse',
-    )
 
 
 # --- security -----------------------------------------------------------------------------------
@@ -408,103 +255,65 @@ def _binary_media(kind: str, path: Path) -> Finding:
 def security(spec: Spec) -> Findings:
     schemes = mapping(spec.components.get("securitySchemes"))
     if len(schemes) > 1:
-        yield (
-            "security-schemes-count",
-            ("components", "securitySchemes"),
-            f"{len(schemes)} security schemes ({', '.join(map(repr, schemes))}); ChatGPT "
-            'supports one ("Found multiple security schemes, only 1 is supported")',
-        )
+        args = {"count": len(schemes), "names": ", ".join(map(repr, schemes))}
+        yield "security-schemes-count", ("components", "securitySchemes"), args
     requirements = [(("security",), spec.doc.get("security"))]
     requirements += [(op.path + ("security",), op.node.get("security")) for op in spec.operations]
     for path, requirement_list in requirements:
         for i, requirement in enumerate(sequence(requirement_list)):
             for name in mapping(requirement):
                 if name not in schemes:
-                    yield (
-                        "security-undefined",
-                        path + (i, name),
-                        f"security scheme {show(name)} is not defined in "
-                        "components.securitySchemes",
-                    )
+                    yield "security-undefined", path + (i, name), {"name": show(name)}
 
 
 def security_schemes(spec: Spec) -> Findings:
-    offered = (
-        "ChatGPT offers None, API key (Basic, Bearer or a custom header) and OAuth "
-        "(authorization code)"
-    )
     for name, raw in mapping(spec.components.get("securitySchemes")).items():
         path: Path = ("components", "securitySchemes", name)
         scheme = mapping(spec.resolve(raw))
         kind = scheme.get("type")
         if kind == "apiKey" and scheme.get("in") != "header":
-            yield (
-                "security-scheme-type",
-                path + ("in",),
-                f"API key in {show(scheme.get('in'))}; ChatGPT sends API keys only in a "
-                f"header. {offered}",
-            )
+            args = {"location": show(scheme.get("in"))}
+            yield "security-scheme-type:apikey", path + ("in",), args
         elif kind == "http" and str(scheme.get("scheme", "")).lower() not in ("basic", "bearer"):
-            yield (
-                "security-scheme-type",
-                path + ("scheme",),
-                f"http scheme {show(scheme.get('scheme'))} is not one ChatGPT can send. {offered}",
-            )
+            args = {"scheme": show(scheme.get("scheme"))}
+            yield "security-scheme-type:http", path + ("scheme",), args
         elif kind in ("openIdConnect", "mutualTLS"):
-            yield (
-                "security-scheme-type",
-                path + ("type",),
-                f"{kind} is not one ChatGPT can use. {offered}",
-            )
+            yield "security-scheme-type", path + ("type",), {"type": kind}
         elif kind == "oauth2":
             flows = mapping(scheme.get("flows"))
             others = sorted(set(flows) - {"authorizationCode"})
-            if "authorizationCode" not in flows or others:
-                yield (
-                    "oauth-flow",
-                    path + ("flows",),
-                    "ChatGPT's OAuth is the authorization code grant only; "
-                    f"{'drop ' + ', '.join(others) if others else 'add it'}",
-                )
+            if others:
+                yield "oauth-flow", path + ("flows",), {"others": ", ".join(others)}
+            elif "authorizationCode" not in flows:
+                yield "oauth-flow:missing", path + ("flows",), {}
             flow = mapping(flows.get("authorizationCode"))
             yield from _oauth_domains(spec, path + ("flows", "authorizationCode"), flow)
 
 
 def _oauth_domains(spec: Spec, path: Path, flow: dict) -> Findings:
-    server_url = _server_url(spec)
+    servers = sequence(spec.doc.get("servers"))
+    server_url = mapping(servers[0]).get("url") if servers else None
     try:
-        server_host = urlsplit(server_url).hostname if server_url else None
+        server_host = urlsplit(server_url).hostname if isinstance(server_url, str) else None
     except ValueError:
         return
     if not server_host:
         return
     for key in ("authorizationUrl", "tokenUrl", "refreshUrl"):
         url = flow.get(key)
-        if not isinstance(url, str):
-            continue
         try:
-            host = urlsplit(urljoin(str(server_url), url)).hostname or ""
+            host = urlsplit(urljoin(server_url, url)).hostname if isinstance(url, str) else None
         except ValueError:
             continue
         if not host or host == server_host:
             continue
         if any(host == d or host.endswith("." + d) for d in OAUTH_EXEMPT_DOMAINS):
             continue
+        args = {"key": key, "host": show(host), "server": show(server_host)}
         if _common_labels(host, server_host) >= 2:
-            yield (
-                "oauth-domain:subdomain",
-                path + (key,),
-                f"{key} host {show(host)} differs from the server host {show(server_host)}; "
-                "sub-domains of one domain are commonly assumed to work, but OpenAI asks for "
-                "the same domain",
-            )
+            yield "oauth-domain:subdomain", path + (key,), args
         else:
-            yield (
-                "oauth-domain",
-                path + (key,),
-                f"{key} host {show(host)} is not on the server's domain {show(server_host)}; "
-                "OAuth must use the API's domain (only Google, Microsoft and Adobe are exempt)",
-            )
+            yield "oauth-domain", path + (key,), args
 
 
 def _common_labels(a: str, b: str) -> int:
@@ -520,16 +329,11 @@ def _common_labels(a: str, b: str) -> int:
 
 
 def refs(spec: Spec) -> Findings:
-    for path, ref in spec.refs:
+    for path, ref in all_refs(spec.doc):
         if not ref.startswith("#"):
-            yield (
-                "external-ref",
-                path,
-                f"$ref {show(ref)} points outside the document; ChatGPT imports one document, "
-                "so put what it refers to under components",
-            )
+            yield "external-ref", path, {"ref": show(ref)}
         elif pointer(spec.doc, ref) is None:
-            yield "unresolved-ref", path, f"$ref {show(ref)} points to nothing in this document"
+            yield "unresolved-ref", path, {"ref": show(ref)}
 
 
 def circular_refs(spec: Spec) -> Findings:
@@ -543,69 +347,51 @@ def circular_refs(spec: Spec) -> Findings:
         for name, schema in schemas.items()
     }
     for cycle in _cycles(edges):
-        yield (
-            "circular-ref",
-            ("components", "schemas", cycle[0]),
-            f"schemas refer to themselves ({' -> '.join(cycle + [cycle[0]])}); ChatGPT refuses "
-            'this ("Components section contains a circular dependency"), flatten or cut the '
-            "cycle",
-        )
+        cycle_text = " -> ".join(cycle + [cycle[0]])
+        yield "circular-ref", ("components", "schemas", cycle[0]), {"cycle": cycle_text}
 
 
 def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
-    """One representative cycle per strongly connected group of schemas (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[list[str]] = []
+    """One cycle per strongly connected group of schemas (Kosaraju's two searches), walked from
+    the group's first member for a readable A -> B -> A."""
+    # Iterative searches, so that long reference chains cannot exhaust Python's stack.
+    finished: list[str] = []
+    seen: set[str] = set()
     for start in edges:
-        if start in index:
+        if start in seen:
             continue
-        # Iterative, so that long reference chains cannot exhaust Python's stack.
-        work: list[tuple[str, int]] = [(start, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            successors = edges.get(node, [])
-            if i < len(successors):
-                work.append((node, i + 1))
-                nxt = successors[i]
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            if low[node] == index[node]:
-                group = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    group.append(member)
-                    if member == node:
-                        break
-                if len(group) > 1 or node in edges.get(node, []):
-                    groups.append(group)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
+        seen.add(start)
+        todo = [(start, iter(edges[start]))]
+        while todo:
+            node, successors = todo[-1]
+            nxt = next((n for n in successors if n not in seen), None)
+            if nxt is None:
+                finished.append(todo.pop()[0])
+            else:
+                seen.add(nxt)
+                todo.append((nxt, iter(edges[nxt])))
+    referrers: dict[str, list[str]] = {name: [] for name in edges}
+    for name, targets in edges.items():
+        for target in targets:
+            referrers[target].append(name)
+    grouped: set[str] = set()
     cycles = []
-    for group in groups:
-        members = set(group)
-        first = min(group)
-        # Walk inside the group back to its first member, for a readable A -> B -> A.
-        path, seen, node = [first], {first}, first
-        while True:
-            nxt = next(n for n in edges[node] if n in members)
-            if nxt == first or nxt in seen:
-                break
-            path.append(nxt)
-            seen.add(nxt)
-            node = nxt
-        cycles.append(path)
+    for root in reversed(finished):
+        if root in grouped:
+            continue
+        group, todo_names = {root}, [root]
+        while todo_names:
+            for name in referrers[todo_names.pop()]:
+                if name not in grouped and name not in group:
+                    group.add(name)
+                    todo_names.append(name)
+        grouped |= group
+        if len(group) > 1 or root in edges[root]:
+            cycle, on_cycle = [min(group)], {min(group)}
+            while (nxt := next(n for n in edges[cycle[-1]] if n in group)) not in on_cycle:
+                cycle.append(nxt)
+                on_cycle.add(nxt)
+            cycles.append(cycle)
     return sorted(cycles)
 
 
@@ -615,74 +401,40 @@ def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
 def object_properties(spec: Spec) -> Findings:
     for path, node in spec.schemas:
         if "object" in types(node) and "properties" not in node:
-            yield (
-                "object-properties",
-                path,
-                'object schema without properties; ChatGPT warns ("object schema missing '
-                'properties") and the model cannot send undeclared fields',
-            )
+            yield "object-properties", path, {}
 
 
 def empty_enum(spec: Spec) -> Findings:
     for path, node in spec.schemas:
         if node.get("enum") == []:
-            yield (
-                "empty-enum",
-                path + ("enum",),
-                "enum is empty; ChatGPT's importer rejects it (\"List should have at least 1 "
-                'item"), list the values or drop enum',
-            )
+            yield "empty-enum", path + ("enum",), {}
 
 
 def empty_items(spec: Spec) -> Findings:
-    reported = "ChatGPT's importer is reported to fail on"
     for path, node in spec.schemas:
         if node.get("items") == {}:
-            yield (
-                "empty-items",
-                path + ("items",),
-                f"items is {{}}; {reported} it, give the item type",
-            )
+            yield "empty-items", path + ("items",), {}
         elif "array" in types(node) and "items" not in node and "prefixItems" not in node:
-            yield (
-                "empty-items",
-                path,
-                f"array schema without items; {reported} unconstrained schemas, give the item type",
-            )
+            yield "empty-items:missing", path, {}
 
 
 def anyof_null(spec: Spec) -> Findings:
     for path, node in spec.schemas:
         for keyword in ("anyOf", "oneOf"):
             if any(types(mapping(s)) == {"null"} for s in sequence(node.get(keyword))):
-                yield (
-                    "anyof-null",
-                    path + (keyword,),
-                    f"{keyword} with a {{type: null}} member; reported to break ChatGPT's "
-                    'importer, write type: [<type>, "null"] instead',
-                )
+                yield "anyof-null", path + (keyword,), {"keyword": keyword}
 
 
 def ref_siblings(spec: Spec) -> Findings:
     for path, node in spec.schemas:
         if "$ref" in node and any(k in node for k in ("oneOf", "anyOf", "allOf")):
-            yield (
-                "ref-siblings",
-                path,
-                "$ref next to oneOf/anyOf/allOf; reported to break ChatGPT's importer, wrap "
-                "them in allOf or pick one",
-            )
+            yield "ref-siblings", path, {}
 
 
 def pattern_properties(spec: Spec) -> Findings:
     for path, node in spec.schemas:
         if "patternProperties" in node:
-            yield (
-                "pattern-properties",
-                path + ("patternProperties",),
-                "patternProperties are reported to break ChatGPT's importer and the model "
-                "cannot fill them; declare explicit properties",
-            )
+            yield "pattern-properties", path + ("patternProperties",), {}
 
 
 def file_fields(spec: Spec) -> Findings:
@@ -692,53 +444,34 @@ def file_fields(spec: Spec) -> Findings:
             refs = mapping(spec.resolve(properties["openaiFileIdRefs"]))
             items = mapping(spec.resolve(refs.get("items")))
             if types(refs) != {"array"} or types(items) != {"string"}:
-                yield (
-                    "file-id-refs",
-                    path + ("properties", "openaiFileIdRefs"),
-                    "openaiFileIdRefs must be declared as an array of strings",
-                )
+                yield "file-id-refs", path + ("properties", "openaiFileIdRefs"), {}
         if "openaiFileResponse" in properties:
             if types(mapping(spec.resolve(properties["openaiFileResponse"]))) != {"array"}:
-                yield (
-                    "file-response",
-                    path + ("properties", "openaiFileResponse"),
-                    "openaiFileResponse must be an array (of files or URLs)",
-                )
+                yield "file-response", path + ("properties", "openaiFileResponse"), {}
 
 
 def free_form_input(spec: Spec) -> Findings:
     for path, node in spec.input_schemas:
         extra = node.get("additionalProperties")
         if extra is True or (isinstance(extra, dict) and extra):
-            yield (
-                "free-form-input",
-                path + ("additionalProperties",),
-                "request field accepts undeclared properties; the model then sends fields "
-                f"ChatGPT rejects {UNDECLARED}, declare every property",
-            )
+            yield "free-form-input", path + ("additionalProperties",), {}
 
 
 # --- validity -----------------------------------------------------------------------------------
 
 
-def _schema_errors(spec: Spec) -> list[Finding]:
+def schema_valid(spec: Spec) -> Findings:
     """JSON Schema 2020-12 validity of every schema: openapi-spec-validator checks OpenAPI 3.1
     schemas only shallowly and stops at the first malformed one."""
     version = spec.doc.get("openapi")
     if isinstance(version, str) and version.startswith("3.0"):
-        return []  # the 3.0 validator checks schemas fully
-    found = []
+        return  # the 3.0 validator checks schemas fully
     for root, schema in spec.schema_roots:
         for error in _META_VALIDATOR.iter_errors(schema):
             if error.context:
                 error = best_match(error.context) or error
             path = root + tuple(p for p in error.absolute_path if isinstance(p, str | int))
-            found.append(("schema-valid", path, f"invalid JSON Schema: {clip(str(error.message))}"))
-    return found
-
-
-def schema_valid(spec: Spec) -> Findings:
-    yield from _schema_errors(spec)
+            yield "schema-valid", path, {"error": clip(str(error.message))}
 
 
 # With no resolver handlers, a validator never fetches or reads an external `$ref` (a spec must
@@ -751,6 +484,8 @@ _VALIDATORS = {
         ("3.2", osv.OpenAPIV32SpecValidator),
     )
 }
+# operation-id-unique and duplicate-parameter report these, with a precise path.
+_REPORTED_ELSEWHERE = (osv_errors.DuplicateOperationIDError, osv_errors.ParameterDuplicateError)
 
 
 def openapi_valid(spec: Spec) -> Findings:
@@ -761,10 +496,7 @@ def openapi_valid(spec: Spec) -> Findings:
     count = 0
     try:
         for error in validator(spec.doc).iter_errors():
-            # operation-id-unique and duplicate-parameter report these, with a precise path.
-            if isinstance(
-                error, osv_errors.DuplicateOperationIDError | osv_errors.ParameterDuplicateError
-            ):
+            if isinstance(error, _REPORTED_ELSEWHERE):
                 continue
             count += 1
             if count > MAX_VALIDATOR_PROBLEMS:
@@ -772,20 +504,19 @@ def openapi_valid(spec: Spec) -> Findings:
             if error.context:
                 error = best_match(error.context) or error
             path = tuple(p for p in error.absolute_path if isinstance(p, str | int))
-            yield "openapi-valid", path, clip(str(error.message))
+            yield "openapi-valid", path, {"error": clip(str(error.message))}
     except Exception as exc:  # it raises on unresolvable $refs, and on some invalid documents
         # Its deeper checks assume a structurally valid document; after structural errors
         # (its own or schema-valid's), a stop is expected and those errors say what to fix.
-        if count == 0 and not _schema_errors(spec):
+        if count == 0 and next(schema_valid(spec), None) is None:
             reason = (
                 "the document (or a $ref loop) is nested too deeply"
                 if isinstance(exc, RecursionError)
                 else _validator_reason(exc)
             )
-            yield "openapi-valid", (), f"openapi-spec-validator stopped: {clip(reason)}"
+            yield "openapi-valid:stopped", (), {"reason": clip(reason)}
     if count > MAX_VALIDATOR_PROBLEMS:
-        more = count - MAX_VALIDATOR_PROBLEMS
-        yield "openapi-valid", (), f"{more} more validation errors not shown"
+        yield "openapi-valid:more", (), {"count": count - MAX_VALIDATOR_PROBLEMS}
 
 
 def _validator_reason(exc: Exception) -> str:

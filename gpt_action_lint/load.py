@@ -23,63 +23,54 @@ def load(source: str, timeout: float = URL_TIMEOUT_SECONDS) -> tuple[Any, list[P
     Returns the parsed document, or None with the problem that prevented reading it.
     """
     if source.lower().startswith(("http://", "https://")):
-        data, problem = _fetch(source, timeout)
+        data = _fetch(source, timeout)
     else:
-        data, problem = _read_file(source)
-    if problem is not None:
-        return None, [problem]
+        data = _read_file(source)
+    if isinstance(data, Problem):
+        return None, [data]
     try:
-        text = (data or b"").decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, [_unreadable(f"{source} is not UTF-8 text (byte {exc.start}); is it a spec?")]
+        return None, [_problem("input-unreadable:text", source=source, byte=exc.start)]
     return parse(text, source)
 
 
-def _unreadable(message: str) -> Problem:
-    return RULES["input-unreadable"].problem((), message)
+def _problem(key: str, **args: Any) -> Problem:
+    return RULES[key].problem((), **args)
 
 
-def _unparseable(message: str) -> Problem:
-    return RULES["input-unparseable"].problem((), message)
-
-
-def _too_deep(source: str) -> Problem:
-    return RULES["input-too-deep"].problem((), f"{source} is nested too deeply")
-
-
-def _read_file(source: str) -> tuple[bytes | None, Problem | None]:
+def _read_file(source: str) -> bytes | Problem:
     try:
         if source == "-":
             data = sys.stdin.buffer.read(MAX_DOWNLOAD_BYTES + 1)
         else:
             with Path(source).open("rb") as fh:
                 data = fh.read(MAX_DOWNLOAD_BYTES + 1)
-    except OSError as exc:
-        return None, _unreadable(f"cannot read {source}: {exc.strerror or exc}")
-    except ValueError as exc:  # e.g. a NUL byte in the file name
-        return None, _unreadable(f"cannot read {source}: {exc}")
+    except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the file name
+        reason = getattr(exc, "strerror", None) or exc
+        return _problem("input-unreadable", source=source, reason=reason)
     if len(data) > MAX_DOWNLOAD_BYTES:
-        return None, _unreadable(f"{source} is larger than {MAX_DOWNLOAD_BYTES} bytes")
-    return data, None
+        return _problem("input-unreadable:size", source=source, limit=MAX_DOWNLOAD_BYTES)
+    return data
 
 
-def _fetch(url: str, timeout: float) -> tuple[bytes | None, Problem | None]:
+def _fetch(url: str, timeout: float) -> bytes | Problem:
     headers = {"Accept": "application/json, application/yaml;q=0.9, */*;q=0.5"}
     try:
         with requests.get(url, headers=headers, timeout=timeout, stream=True) as response:
             if response.status_code >= 400:
                 status = f"{response.status_code} {response.reason or ''}".rstrip()
-                return None, _unreadable(f"{url} answered HTTP {status}")
+                return _problem("input-unreadable:http", source=url, status=status)
             data = b""
             for chunk in response.iter_content(64 * 1024):
                 data += chunk
                 if len(data) > MAX_DOWNLOAD_BYTES:
-                    return None, _unreadable(f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
+                    return _problem("input-unreadable:size", source=url, limit=MAX_DOWNLOAD_BYTES)
     except requests.RequestException as exc:
-        return None, _unreadable(f"cannot fetch {url}: {_reason(exc)}")
+        return _problem("input-unreadable:fetch", source=url, reason=_reason(exc))
     except Exception as exc:  # odd URLs make urllib3 raise odd things
-        return None, _unreadable(f"cannot fetch {url}: {exc}")
-    return data, None
+        return _problem("input-unreadable:fetch", source=url, reason=exc)
+    return data
 
 
 def _reason(exc: BaseException) -> str:
@@ -93,32 +84,30 @@ def parse(text: str, source: str = "<input>") -> tuple[Any, list[Problem]]:
     """Parse JSON or YAML text, chosen by content (a leading { or [ means JSON)."""
     stripped = text.lstrip()
     if not stripped:
-        return None, [_unparseable(f"{source} is empty")]
+        return None, [_problem("input-unparseable:empty", source=source)]
     json_error: str | None = None
-    if stripped[0] in "{[":
-        try:
-            return json.loads(stripped), []
-        except json.JSONDecodeError as exc:
-            json_error = f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        except RecursionError:
-            return None, [_too_deep(source)]
-        except ValueError as exc:
-            json_error = f"invalid JSON: {exc}"
     try:
+        if stripped[0] in "{[":
+            try:
+                return json.loads(stripped), []
+            except json.JSONDecodeError as exc:
+                json_error = f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            except ValueError as exc:
+                json_error = f"invalid JSON: {exc}"
         # Not CSafeLoader: libyaml overflows the C stack on deeply nested input and crashes
         # the process; the Python loader raises RecursionError instead.
         document = yaml.load(text, Loader=yaml.SafeLoader)
     except RecursionError:
-        return None, [_too_deep(source)]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        reason = json_error or f"invalid YAML: {exc.problem or exc.context}{where}"
-        return None, [_unparseable(f"{source}: {reason}")]
-    except Exception as exc:  # PyYAML raises ValueError etc. for bad scalars
-        first_line = (str(exc).splitlines() or [""])[0]
-        reason = json_error or f"invalid YAML: {type(exc).__name__}: {first_line}"
-        return None, [_unparseable(f"{source}: {reason}")]
+        return None, [_problem("input-too-deep", source=source)]
+    except Exception as exc:  # PyYAML raises ValueError etc. for bad scalars, too
+        if isinstance(exc, yaml.MarkedYAMLError):
+            mark = exc.problem_mark
+            reason = f"invalid YAML: {exc.problem or exc.context}"
+            if mark is not None:
+                reason += f" at line {mark.line + 1}, column {mark.column + 1}"
+        else:
+            reason = f"invalid YAML: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+        return None, [_problem("input-unparseable", source=source, reason=json_error or reason)]
     if document is None:
-        return None, [_unparseable(f"{source} holds no document")]
+        return None, [_problem("input-unparseable:null", source=source)]
     return document, []

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from gpt_action_lint.walk import Path
 
 Level = Literal["error", "warning"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class Problem:
     def line(self, strict: bool = False) -> str:
         """One line; `strict` reports warnings as errors."""
         severity = "error" if strict else self.severity
-        return _one_line(f"{severity}: {self.path}: {self.message} [{self.rule}, {self.source}]")
+        text = f"{severity}: {self.path}: {self.message} [{self.rule}, {self.source}]"
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def is_error(problem: Problem, strict: bool = False) -> bool:
@@ -40,15 +43,7 @@ def summary(problems: Iterable[Problem], strict: bool = False) -> str:
     )
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _one_line(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
-def json_path(parts: Path | list[Any]) -> str:
+def json_path(parts: Path) -> str:
     """`$.paths['/todos'].get.summary` style path to a node."""
     out = "$"
     for part in parts:
@@ -60,15 +55,3 @@ def json_path(parts: Path | list[Any]) -> str:
             escaped = part.replace("\\", "\\\\").replace("'", "\\'")
             out += f"['{escaped}']"
     return out
-
-
-def show(value: Any, limit: int = 80) -> str:
-    """A value quoted for a message, cut to `limit` characters."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return f"'{text}'" if isinstance(value, str) else text
-
-
-def clip(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,8 +15,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
-Key = str | int
-Path = tuple[Key, ...]
+Path = tuple[str | int, ...]
 
 OPERATION_METHODS = ("get", "put", "post", "delete", "patch")
 # Enough for any real spec; a YAML alias bomb expands far beyond it.
@@ -71,29 +70,19 @@ def _key(key: Any) -> str:
     return str(key)
 
 
+Found = tuple[Path, Any]  # a node, and where it is
+Parameter = tuple[Path, str, str]  # where it is written, its name and location
+
+
 @dataclass(frozen=True)
 class Operation:
-    path: Path
     url_path: str
     method: str
     node: dict[str, Any]
-    shared_parameters: list[Any]
 
-
-@dataclass(frozen=True)
-class Parameter:
-    path: Path
-    name: str
-    location: str
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """An operation's parameters as ChatGPT sees them: path-level ones merged with its own."""
-
-    raw: list[tuple[Path, dict[str, Any]]]  # as written, path-level first
-    merged: list[Parameter]
-    repeated: list[Parameter]  # a second entry for a name and location in the same list
+    @property
+    def path(self) -> Path:
+        return ("paths", self.url_path, self.method)
 
 
 class Spec:
@@ -102,10 +91,9 @@ class Spec:
         self.components = mapping(doc.get("components"))
         self.paths = mapping(doc.get("paths"))
         self.operations = [
-            Operation(("paths", url_path, method), url_path, method, item[method], shared)
+            Operation(url_path, method, item[method])
             for url_path, item in self.paths.items()
             if isinstance(item, dict)
-            for shared in [sequence(item.get("parameters"))]
             for method in OPERATION_METHODS
             if isinstance(item.get(method), dict)
         ]
@@ -122,56 +110,50 @@ class Spec:
         return node
 
     @cached_property
-    def parameters(self) -> list[Parameters]:
-        return [self._parameters(op) for op in self.operations]
-
-    def _parameters(self, op: Operation) -> Parameters:
-        raw: list[tuple[Path, dict[str, Any]]] = []
-        merged: dict[tuple[str, str], Parameter] = {}
-        repeated: list[Parameter] = []
-        lists = [
-            (op.path[:2] + ("parameters",), op.shared_parameters),
-            (op.path + ("parameters",), sequence(op.node.get("parameters"))),
-        ]
-        for base, parameters in lists:
-            listed: set[tuple[str, str]] = set()
-            for i, node in enumerate(parameters):
-                if not isinstance(node, dict):
-                    continue
-                raw.append((base + (i,), node))
-                parameter = mapping(self.resolve(node))
-                name, where = parameter.get("name"), parameter.get("in")
-                if not isinstance(name, str) or not isinstance(where, str):
-                    continue
-                if (name, where) in listed:
-                    repeated.append(Parameter(base + (i,), name, where))
-                    continue
-                listed.add((name, where))
-                # An operation's parameter replaces a path-level one of the same name and place.
-                merged[(name, where)] = Parameter(base + (i,), name, where)
-        return Parameters(raw, list(merged.values()), repeated)
-
-    @cached_property
-    def all_parameters(self) -> list[tuple[Path, Any]]:
-        """Every parameter as written: path-level, operation-level and in components."""
-        found = [
-            (("paths", url_path, "parameters", i), parameter)
-            for url_path, item in self.paths.items()
-            for i, parameter in enumerate(sequence(mapping(item).get("parameters")))
-        ]
-        found += [
-            (op.path + ("parameters", i), parameter)
-            for op in self.operations
-            for i, parameter in enumerate(sequence(op.node.get("parameters")))
-        ]
-        found += [
-            (("components", "parameters", name), parameter)
-            for name, parameter in mapping(self.components.get("parameters")).items()
-        ]
+    def parameters(self) -> list[tuple[list[Found], list[Parameter], list[Parameter]]]:
+        """Per operation, its parameters as ChatGPT sees them: the ones written (path-level
+        first), the repeated ones (a name and location a second time in one list), and the
+        merged list, where an operation's parameter replaces a path-level one of the same name
+        and location."""
+        found = []
+        for op in self.operations:
+            written: list[Found] = []
+            repeated: list[Parameter] = []
+            merged: dict[tuple[str, str], Parameter] = {}
+            for holder, item in ((op.path[:2], self.paths[op.url_path]), (op.path, op.node)):
+                listed: set[tuple[str, str]] = set()
+                for i, node in enumerate(sequence(item.get("parameters"))):
+                    if not isinstance(node, dict):
+                        continue
+                    path = holder + ("parameters", i)
+                    written.append((path, node))
+                    parameter = mapping(self.resolve(node))
+                    name, where = parameter.get("name"), parameter.get("in")
+                    if not isinstance(name, str) or not isinstance(where, str):
+                        continue
+                    if (name, where) in listed:
+                        repeated.append((path, name, where))
+                    else:
+                        listed.add((name, where))
+                        merged[name, where] = (path, name, where)
+            found.append((written, repeated, list(merged.values())))
         return found
 
     @cached_property
-    def schema_roots(self) -> list[tuple[Path, Any]]:
+    def all_parameters(self) -> list[Found]:
+        """Every parameter as written: path-level, operation-level and in components."""
+        holders = [(("paths", url_path), mapping(item)) for url_path, item in self.paths.items()]
+        holders += [(op.path, op.node) for op in self.operations]
+        found = [
+            (path + ("parameters", i), parameter)
+            for path, holder in holders
+            for i, parameter in enumerate(sequence(holder.get("parameters")))
+        ]
+        components = mapping(self.components.get("parameters"))
+        return found + [(("components", "parameters", n), p) for n, p in components.items()]
+
+    @cached_property
+    def schema_roots(self) -> list[Found]:
         """Every place the document puts a schema (not following $refs)."""
         roots = [
             (("components", "schemas", name), schema)
@@ -199,7 +181,7 @@ class Spec:
     @cached_property
     def input_schemas(self) -> list[tuple[Path, dict[str, Any]]]:
         """The schemas the model fills in, request bodies', with the ones they $ref."""
-        roots: list[tuple[Path, Any]] = []
+        roots: list[Found] = []
         for op in self.operations:
             body = self.resolve(op.node.get("requestBody"))
             roots += _content_schemas(op.path + ("requestBody",), body)
@@ -217,18 +199,14 @@ class Spec:
                         roots.append((pointer_path(ref), target))
         return found
 
-    @cached_property
-    def refs(self) -> list[tuple[Path, str]]:
-        return list(all_refs(self.doc))
 
-
-def _parameter_schemas(path: Path, parameter: Any) -> list[tuple[Path, Any]]:
+def _parameter_schemas(path: Path, parameter: Any) -> list[Found]:
     parameter = mapping(parameter)
     own = [(path + ("schema",), parameter["schema"])] if "schema" in parameter else []
     return own + _content_schemas(path, parameter)
 
 
-def _content_schemas(path: Path, holder: Any) -> list[tuple[Path, Any]]:
+def _content_schemas(path: Path, holder: Any) -> list[Found]:
     return [
         (path + ("content", media, "schema"), media_type["schema"])
         for media, media_type in mapping(mapping(holder).get("content")).items()
@@ -236,7 +214,7 @@ def _content_schemas(path: Path, holder: Any) -> list[tuple[Path, Any]]:
     ]
 
 
-def _response_schemas(path: Path, response: Any) -> list[tuple[Path, Any]]:
+def _response_schemas(path: Path, response: Any) -> list[Found]:
     found = _content_schemas(path, response)
     for name, header in mapping(mapping(response).get("headers")).items():
         found += _parameter_schemas(path + ("headers", name), header)
@@ -253,13 +231,13 @@ _SCHEMA_ONE = (
 
 def subschemas(path: Path, schema: Any) -> Iterator[tuple[Path, dict[str, Any]]]:
     """The schema and every schema nested in it, depth first, without following $refs."""
-    todo: list[tuple[Path, Any]] = [(path, schema)]
+    todo: list[Found] = [(path, schema)]
     while todo:
         path, node = todo.pop()
         if not isinstance(node, dict):
             continue
         yield path, node
-        nested: list[tuple[Path, Any]] = []
+        nested: list[Found] = []
         for key in _SCHEMA_MAPS:
             nested += [(path + (key, name), s) for name, s in mapping(node.get(key)).items()]
         for key in _SCHEMA_LISTS:
@@ -274,7 +252,7 @@ def subschemas(path: Path, schema: Any) -> Iterator[tuple[Path, dict[str, Any]]]
 
 
 def all_refs(node: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
-    todo: list[tuple[Path, Any]] = [(path, node)]
+    todo: list[Found] = [(path, node)]
     while todo:
         path, node = todo.pop()
         if isinstance(node, dict):
@@ -293,15 +271,10 @@ def unescape(token: str) -> str:
 
 def pointer(doc: Any, ref: str) -> Any:
     """The node a local `#/...` reference points to, or None."""
-    if not ref.startswith("#"):
-        return None
-    if ref == "#":
-        return doc
-    if not ref.startswith("#/"):
+    if ref != "#" and not ref.startswith("#/"):
         return None
     node = doc
-    for token in ref[2:].split("/"):
-        token = unescape(token)
+    for token in pointer_path(ref):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -311,5 +284,5 @@ def pointer(doc: Any, ref: str) -> Any:
     return node
 
 
-def pointer_path(ref: str) -> Path:
+def pointer_path(ref: str) -> tuple[str, ...]:
     return tuple(unescape(t) for t in ref[2:].split("/")) if ref.startswith("#/") else ()

@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from gpt_action_lint import load
 from gpt_action_lint.cli import main
+from gpt_action_lint.load import MAX_DOWNLOAD_BYTES
 from gpt_action_lint.tests.helpers import GOOD, found, good
 
 
@@ -113,6 +114,17 @@ def test_garbage_files_are_reported_without_a_traceback(tmp_path, content, rule)
     assert first.startswith("error: $: ")
     assert f"[{rule}, " in first
     assert last == "1 error, 0 warnings"
+
+
+def test_a_file_over_the_size_limit_is_reported(tmp_path):
+    source = tmp_path / "huge.yaml"
+    source.write_bytes(b"#" * (MAX_DOWNLOAD_BYTES + 1))
+    result = lint_cli(str(source))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: $: {source} is larger than {MAX_DOWNLOAD_BYTES} bytes [input-unreadable, input]\n"
+        "1 error, 0 warnings\n"
+    )
 
 
 def test_a_missing_file_is_reported(tmp_path):

@@ -98,6 +98,39 @@ def test_garbage_documents_are_reported_not_crashed_on(text):
     assert not [p for p in problems if p.rule == "linter-internal"]
 
 
+def test_a_crashing_check_that_recurses_too_deeply_is_named(monkeypatch):
+    def deep(spec):
+        raise RecursionError
+        yield
+
+    deep_row = replace(RULES["servers"], check=deep)
+    monkeypatch.setattr(gpt_action_lint, "TABLE", (deep_row, *gpt_action_lint.TABLE))
+    (problem,) = lint(good())
+    assert problem.line() == (
+        "error: $: the document is nested too deeply to check (deep) [input-too-deep, input]"
+    )
+
+
+def test_a_document_nested_too_deeply_to_copy_is_refused():
+    doc: dict[str, Any] = {}
+    for _ in range(100_000):
+        doc = {"a": doc}
+    (problem,) = lint(doc)
+    assert (
+        problem.line()
+        == "error: $: the document is nested too deeply to lint [input-too-deep, input]"
+    )
+
+
+@pytest.mark.parametrize("text", ["~", "# only a comment\n"])
+def test_a_text_without_a_document_is_reported(text):
+    document, problems = parse(text)
+    assert document is None
+    assert [p.line() for p in problems] == [
+        "error: $: <input> holds no document [input-unparseable, input]"
+    ]
+
+
 def test_a_document_that_is_not_a_mapping_is_reported():
     assert found(lint(["openapi", "3.1.0"])) == {("openapi-document", "error", "$")}
 

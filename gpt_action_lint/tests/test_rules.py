@@ -5,12 +5,13 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import string
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from gpt_action_lint import RULES, TABLE, checks, lint
+from gpt_action_lint import RULES, TABLE, Rule, checks, lint
 from gpt_action_lint.tests.helpers import good
 from gpt_action_lint.walk import Spec, normalize
 
@@ -66,6 +67,18 @@ def many_operations(doc: dict) -> None:
         }
 
 
+def many_invalid_operations(doc: dict) -> None:
+    for i in range(51):
+        doc["paths"][f"/bad{i}"] = {
+            "get": {"operationId": f"bad{i}", "x-openai-isConsequential": False, "responses": []}
+        }
+
+
+def swagger(doc: dict) -> None:
+    del doc["openapi"]
+    doc["swagger"] = "2.0"
+
+
 def second_scheme(doc: dict) -> None:
     doc["components"]["securitySchemes"]["key"] = {"type": "http", "scheme": "bearer"}
 
@@ -116,40 +129,64 @@ def image_response(doc: dict) -> None:
 AUTH_URL = f"{SCHEMES}.oauth.flows.authorizationCode.authorizationUrl"
 
 BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
-    ("openapi-version", "warning", "$.openapi", setting("openapi", "3.0.3")),
+    ("openapi-version:3.0", "warning", "$.openapi", setting("openapi", "3.0.3")),
     ("openapi-version:3.1.x", "warning", "$.openapi", setting("openapi", "3.1.1")),
-    ("openapi-version", "warning", "$.openapi", setting("openapi", 3.1)),
+    ("openapi-version:type", "warning", "$.openapi", setting("openapi", 3.1)),
+    ("openapi-version", "warning", "$.openapi", setting("openapi", "2.0")),
+    ("openapi-version:missing", "warning", "$.openapi", deleting("openapi")),
+    ("openapi-version:swagger", "warning", "$.openapi", swagger),
     ("servers", "warning", "$", deleting("servers")),
     ("servers", "warning", "$.servers", setting("servers", [])),
     (
-        "servers",
+        "servers:many",
         "warning",
         "$.servers",
         lambda d: d["servers"].append({"url": "https://other.example.com"}),
     ),
     ("server-url", "warning", "$.servers[0].url", setting("servers/0/url", "/api")),
-    ("server-url", "warning", "$.servers[0]", setting("servers/0", {"description": "x"})),
     (
-        "server-url",
+        "server-url:missing",
+        "warning",
+        "$.servers[0]",
+        setting("servers/0", {"description": "x"}),
+    ),
+    (
+        "server-url:invalid",
+        "warning",
+        "$.servers[0].url",
+        setting("servers/0/url", "https://[notes.example.com"),
+    ),
+    (
+        "server-url:case",
         "warning",
         "$.servers[0].url",
         setting("servers/0/url", "https://N.example.com"),
     ),
-    ("server-url", "warning", "$.servers[0].url", setting("servers/0/url", "https://n.com:443")),
     (
-        "server-url:inferred",
+        "server-url:port",
+        "warning",
+        "$.servers[0].url",
+        setting("servers/0/url", "https://n.com:443"),
+    ),
+    (
+        "server-url:query",
         "warning",
         "$.servers[0].url",
         setting("servers/0/url", "https://n.com/?v=1"),
     ),
     (
-        "server-url:inferred",
+        "server-url:variables",
         "warning",
         "$.servers[0].url",
         setting("servers/0/url", "https://{host}/api"),
     ),
     ("server-https", "error", "$.servers[0].url", setting("servers/0/url", "http://n.example.com")),
-    ("server-https", "error", "$.servers[0].url", setting("servers/0/url", "https://n.com:8443")),
+    (
+        "server-https:port",
+        "error",
+        "$.servers[0].url",
+        setting("servers/0/url", "https://n.com:8443"),
+    ),
     ("server-public", "error", "$.servers[0].url", setting("servers/0/url", "https://localhost")),
     ("server-public", "error", "$.servers[0].url", setting("servers/0/url", "https://10.0.0.7")),
     ("operation-count", "warning", "$.paths", many_operations),
@@ -247,7 +284,7 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
         adding_parameter({"name": "q", "in": "query", "schema": {"type": "string"}}),
     ),
     (
-        "field-name",
+        "field-name:parameter",
         "warning",
         f"{GET}.parameters[0].name",
         setting("paths/~notes/get/parameters/0/name", "search text"),
@@ -301,13 +338,13 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
         setting("paths/~notes/get/security", [{"nope": []}]),
     ),
     (
-        "security-scheme-type",
+        "security-scheme-type:apikey",
         "error",
         f"{SCHEMES}.oauth.in",
         setting("components/securitySchemes/oauth", {"type": "apiKey", "in": "query", "name": "k"}),
     ),
     (
-        "security-scheme-type",
+        "security-scheme-type:http",
         "error",
         f"{SCHEMES}.oauth.scheme",
         setting("components/securitySchemes/oauth", {"type": "http", "scheme": "digest"}),
@@ -330,6 +367,12 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
             {"tokenUrl": "https://notes.example.com/oauth/token", "scopes": {}},
         ),
     ),
+    (
+        "oauth-flow:missing",
+        "warning",
+        f"{SCHEMES}.oauth.flows",
+        setting("components/securitySchemes/oauth/flows", {}),
+    ),
     ("oauth-domain", "error", AUTH_URL, oauth_url("https://login.other.org/authorize")),
     (
         "oauth-domain:subdomain",
@@ -337,9 +380,14 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
         AUTH_URL,
         oauth_url("https://auth.example.com/authorize"),
     ),
-    ("components-schemas", "warning", "$.components", deleting("components/schemas")),
+    (
+        "components-schemas:missing",
+        "warning",
+        "$.components",
+        deleting("components/schemas"),
+    ),
     ("components-schemas", "warning", "$.components.schemas", setting("components/schemas", [])),
-    ("components-schemas", "warning", "$", deleting("components")),
+    ("components-schemas:components", "warning", "$", deleting("components")),
     ("circular-ref", "warning", f"{SCHEMAS}.Note", circular),
     (
         "circular-ref",
@@ -370,7 +418,7 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
         setting("components/schemas/Note/properties/tags/items", {}),
     ),
     (
-        "empty-items",
+        "empty-items:missing",
         "warning",
         f"{SCHEMAS}.Note.properties.tags",
         deleting("components/schemas/Note/properties/tags/items"),
@@ -441,6 +489,13 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
     ),
     ("openapi-valid", "error", "$.info", deleting("info/version")),
     ("openapi-valid", "error", f"{GET}.responses", setting("paths/~notes/get/responses", [])),
+    (
+        "openapi-valid:stopped",
+        "error",
+        "$",
+        setting("paths/~notes/get/responses/200", {"$ref": "#/components/responses/Nope"}),
+    ),
+    ("openapi-valid:more", "error", "$", many_invalid_operations),
 ]
 
 
@@ -454,18 +509,38 @@ def test_each_rule_reports_its_problem(key, severity, path, mutate):
     doc = good()
     mutate(doc)
     problems = lint(doc)
-    reported = {(p.rule, p.severity, p.path, p.source) for p in problems}
+    reported = {
+        (p.rule, p.severity, p.path, p.source) for p in problems if _in_words_of(rule, p.message)
+    }
     assert (rule.id, severity, path, rule.basis) in reported, "\n".join(p.line() for p in problems)
     assert not [p for p in problems if p.rule == "linter-internal"]
 
 
+def _in_words_of(rule: Rule, message: str) -> bool:
+    """Whether `message` is the row's template filled in, whatever its arguments."""
+    parts = string.Formatter().parse(rule.message)
+    pattern = "".join(
+        re.escape(text) + (".*" if field is not None else "") for text, field, *_ in parts
+    )
+    return re.fullmatch(pattern, message, re.DOTALL) is not None
+
+
 # --- the table ---------------------------------------------------------------------------------
 
-# Rules reported while reading input or by the driver, each tested in test_lint.py.
+# Rules reported while reading input or by the driver, each tested in test_lint.py or
+# test_cli.py.
 NOT_IN_BAD = {
     "input-unreadable",
+    "input-unreadable:fetch",
+    "input-unreadable:http",
+    "input-unreadable:size",
+    "input-unreadable:text",
     "input-unparseable",
+    "input-unparseable:empty",
+    "input-unparseable:null",
     "input-too-deep",
+    "input-too-deep:lint",
+    "input-too-deep:check",
     "input-too-large",
     "openapi-document",
     "linter-internal",
@@ -506,7 +581,7 @@ def _checks_module_keys() -> set[str]:
         for node in ast.walk(ast.parse(inspect.getsource(checks)))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and re.fullmatch(r"[a-z]+(-[a-z0-9]+)+(:[a-z0-9.]+)?|servers", node.value)
+        and re.fullmatch(r"[a-z]+(-[a-z0-9]+)+(:[a-z0-9.]+)?|servers(:[a-z]+)?", node.value)
     }
 
 
