@@ -8,9 +8,9 @@ errors; builders' reports and inference make warnings, because the importer chan
 notice and a report may be stale. The consequential flags are the exception: documented
 behaviour, but a missing or false flag is a choice to confirm, not a mistake.
 
-Sources are URLs where there is one. "facts §N" is a section of the project's GPT actions fact
-sheet (gpt-actions-facts.md, kept outside this repository), which collects builders' reports and
-what ChatGPT's editor code shows, with their dates.
+Sources are URLs where there is one. Where there is none, the source says what the rule rests
+on: the messages of ChatGPT's importer as builders reported them on OpenAI's community forum
+and in public repositories (2023-2026), or what the GPT editor's own code does.
 
 A message is a `str.format` template; the check that finds the problem gives its arguments.
 """
@@ -43,14 +43,14 @@ OAS_31 = "https://spec.openapis.org/oas/v3.1.0"
 OAS_OBJECT = f"{OAS_31}#openapi-object"
 SCHEMA_2020 = "https://json-schema.org/draft/2020-12/json-schema-core"
 MAX_30 = "https://community.openai.com/t/openapi-spec-can-have-a-maximum-of-30-operations/586484"
-FACTS_IMPORT = "facts §1 Versions, format, import"
-FACTS_SERVERS = "facts §1 servers"
-FACTS_OPERATIONS = "facts §1 Operations, operationId, descriptions"
-FACTS_SCHEMAS = "facts §1 Parameters, bodies, schema features"
-FACTS_SECURITY = "facts §1 security and securitySchemes"
-FACTS_AUTH = "facts §3 Authentication (ChatGPT's editor code)"
-FACTS_OAUTH = "facts §3 OAuth flow details"
-FACTS_KWARGS = "facts §6 item 9 (UnrecognizedKwargsError)"
+FACTS_IMPORT = "importer messages reported by builders (versions, format, import)"
+FACTS_SERVERS = "importer messages reported by builders (servers, root origin)"
+FACTS_OPERATIONS = "importer messages reported by builders (operations, operationIds)"
+FACTS_SCHEMAS = "importer messages reported by builders (parameters, bodies, schemas)"
+FACTS_SECURITY = "importer messages reported by builders (security schemes)"
+FACTS_AUTH = "the GPT editor's authentication dialog (its code)"
+FACTS_OAUTH = "ChatGPT's OAuth flow as builders reported it"
+FACTS_KWARGS = "UnrecognizedKwargsError at call time, as builders reported it"
 LINTER = "this linter"
 
 # Long message endings that several rows share; as parts of templates, their braces are doubled.
