@@ -224,12 +224,13 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
 def _library_settings() -> dict[str, Any]:
     """Fixed settings of flask-smorest and Authlib, which no environment variable changes."""
     from app.operations import all_scopes
+    from app.spec import API_TITLE, API_VERSION
 
     return {
         # The spec flask-smorest generates. app/web serves it, made into an action spec by
         # app/spec, with Swagger UI at /docs; flask-smorest's own copy is not served.
-        "API_TITLE": "TODO Action",
-        "API_VERSION": "1.0.0",
+        "API_TITLE": API_TITLE,
+        "API_VERSION": API_VERSION,
         "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": None,
         "SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",

@@ -91,12 +91,12 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
                 code: _resolve(doc, response)
                 for code, response in operation.get("responses", {}).items()
             }
-            scopes = declared.get(operation.get("operationId"))
+            scopes = declared[operation["operationId"]]
             if scheme is None or not scopes:
                 operation.pop("security", None)
                 for code in ("401", "403"):
                     operation["responses"].pop(code, None)
-                if scheme is not None and scopes is not None:
+                if scheme is not None:
                     # An operation that needs no credential says so with `security: []`.
                     operation["security"] = []
             else:
