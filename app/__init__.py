@@ -48,13 +48,15 @@ def configure_app(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(REPO_ROOT))])
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
-        )
-    from app import request_id
+        # The client's address (rate limits, logs) and https (secure cookies, HSTS) only.
+        # Links and redirects come from SERVER_NAME and the routes; a forwarded host or
+        # X-Forwarded-Prefix that a client set would otherwise reach every url_for.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    from app import request_id, security_headers
     from app.accounts.session import CookieSessionInterface
 
     request_id.init_app(app)
+    security_headers.init_app(app)
     app.session_interface = CookieSessionInterface()
 
 
@@ -84,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     # Pages and protocol endpoints: kept out of the spec.
     for module in (web, accounts, oauth, admin):
         app.register_blueprint(module.blp)
+    app.register_blueprint(web.swagger_ui())
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -82,6 +82,8 @@ _DEFAULT_MESSAGES = {
 }
 # The same for a person reading a page: (title, message).
 _PAGE_MESSAGES = {
+    403: ("Not allowed", "Your account may not open this page."),
+    404: ("Page not found", "Nothing is at this address: the link may be old or mistyped."),
     429: ("Too many attempts", "Please wait a minute and try again."),
     503: (
         "Temporarily unavailable",
@@ -177,8 +179,17 @@ def _summary(errors: object) -> str | None:
 
 
 def wants_page() -> bool:
-    """Whether a person's browser asked, on one of the pages: errors are then a page, not JSON."""
-    return request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize"
+    """Whether a person's browser asked, on one of the pages: errors are then a page, not JSON.
+
+    A path that names no page or endpoint at all (a 404, a 405) is a page when the client
+    prefers HTML to JSON, as a browser does and ChatGPT and scripts (*/* or JSON) do not.
+    """
+    if request.blueprint in ("accounts", "admin") or request.endpoint == "oauth.authorize":
+        return True
+    if request.url_rule is None:
+        offered = ("application/json", "text/html")
+        return request.accept_mimetypes.best_match(offered) == "text/html"
+    return False
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -3,7 +3,9 @@ URLs the app gives out when it runs behind a proxy."""
 
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
 
 import pytest
 from flask import url_for
@@ -65,7 +67,7 @@ def test_home_page_links_to_spec_docs_and_privacy(client):
 
     assert response.status_code == 200
     hrefs = _hrefs(response.get_data(as_text=True))
-    for path in ("/openapi.json", "/docs", "/privacy"):
+    for path in ("/openapi.json", "/docs/", "/privacy"):
         assert f"{TEST_PUBLIC_URL}{path}" in hrefs, path
     for href in hrefs:
         linked = client.get(href.removeprefix(TEST_PUBLIC_URL))
@@ -74,16 +76,32 @@ def test_home_page_links_to_spec_docs_and_privacy(client):
 
 
 def test_docs_page_is_swagger_ui_reading_the_served_spec(client):
-    response = client.get("/docs")
+    assert client.get("/docs").location.endswith("/docs/")
+    response = client.get("/docs/")
 
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
-    assert "swagger-ui" in html.lower()
-    assert 'data-spec-url="/openapi.json"' in html
+    config = json.loads(unescape(re.search(r'data-config="([^"]*)"', html).group(1)))
+    assert config["url"] == "/openapi.json"
     script = client.get("/static/docs.js")
     assert "SwaggerUIBundle" in script.get_data(as_text=True)
     script.close()
+
+
+def test_docs_page_loads_swagger_ui_from_this_server_without_inline_script(client):
+    html = client.get("/docs/").get_data(as_text=True)
+
+    sources = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html)
+    assert sources and all(source.startswith("/") for source in sources), sources
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "an inline script"
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200, source
+        asset.close()
+    bundle = client.get("/docs/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in bundle.get_data(as_text=True)
+    bundle.close()
 
 
 def test_healthz_answers_ok_when_the_database_answers(client):

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import shlex
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from app.accounts.session import admin_required
+from app.accounts.session import admin_required, session_user
+from app.errors import error_response
 from app.extensions import protect_forms
 from app.gptsetup import guide
 from app.oauth import clients as service
 
 blp = Blueprint("admin", __name__)
 protect_forms(blp)
+
+
+@blp.errorhandler(403)
+def not_an_admin(error):
+    """The way in, for an account that is not an admin yet: only the operator can give it,
+    from a shell where the app runs."""
+    user = session_user()
+    if user is None or user.is_admin:
+        return error_response(error)
+    return render_template(
+        "error.html",
+        title="Admins only",
+        message=(
+            f"You are logged in as {user.email}, which is not an admin account. "
+            "The operator makes it one from a shell where the app runs:"
+        ),
+        command=shlex.join(["flask", "--app", "app", "users", "set-admin", user.email]),
+        after="Then reload this page.",
+    ), 403
 
 
 def _client_or_404(client_id: str):

@@ -173,6 +173,6 @@ def server_metadata():
         token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
         revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
         code_challenge_methods_supported=["S256"],
-        service_documentation=f"{base}/docs",
+        service_documentation=f"{base}/docs/",
         op_policy_uri=f"{base}/privacy",
     )
