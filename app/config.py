@@ -54,7 +54,7 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
     ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
     ("MAX_CONTENT_LENGTH", "262144", "Largest request body in bytes"),
-    ("TRUSTED_PROXY_HOPS", "1", "Proxies in front of the app whose X-Forwarded-For/-Proto to trust"),
+    ("TRUSTED_PROXY_HOPS", "1", "Proxies in front of the app whose X-Forwarded-For/Proto to trust"),
     ("OPERATOR_NAME", "The operator of this service", "Shown on the privacy page"),
     ("CONTACT_EMAIL", "privacy@example.com", "Shown on the privacy page"),
     ("DATA_RETENTION_DAYS", "30", "Days request logs are kept, shown on the privacy page"),

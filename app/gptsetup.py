@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from app.models import OAuthClient
 from app.operations import all_scopes
+from app.shell import flask_command
 from app.spec import app_spec
 
 INSTRUCTIONS = (
@@ -66,8 +67,8 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
         add(
             (
                 "API Key",
-                "a key from your account page, or: flask --app app keys create EMAIL "
-                "--name 'My GPT' (shown once)",
+                "a key from your account page, or: "
+                f"{flask_command('keys', 'create', 'EMAIL', '--name', 'My GPT')} (shown once)",
             )
         )
         add(("Auth Type", API_KEY_TYPES[kind]))
@@ -83,15 +84,16 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
                 (
                     "Client Secret",
                     "shown once when the client was created; a new one: "
-                    f"flask --app app clients rotate-secret {client.client_id}",
+                    + flask_command("clients", "rotate-secret", client.client_id),
                 )
             )
         else:
             add(
                 (
                     "Client ID",
-                    "create a client first: flask --app app clients create "
-                    "--name 'My GPT' (prints the id and secret once)",
+                    "create a client first: "
+                    f"{flask_command('clients', 'create', '--name', 'My GPT')} "
+                    "(prints the id and secret once)",
                 )
             )
             add(("Client Secret", "printed by clients create"))
@@ -120,9 +122,9 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             "Authentication → OAuth: paste the values above, then Save.",
             "Save (or update) the GPT. The action now shows a Callback URL such as "
             "https://chatgpt.com/aip/g-XXXXXXXX/oauth/callback.",
-            f"Allow it: flask --app app clients add-gpt {client_id} g-XXXXXXXX (this allows "
-            "both chatgpt.com and chat.openai.com for that GPT). Pasting the whole URL into "
-            "clients add-redirect does the same.",
+            f"Allow it: {flask_command('clients', 'add-gpt', client_id, 'g-XXXXXXXX')} "
+            "(this allows both chatgpt.com and chat.openai.com for that GPT). Pasting the "
+            "whole URL into clients add-redirect does the same.",
             "Changing the GPT's OAuth settings can change the Callback URL: allow the new one "
             "the same way. A refused sign-in page names the command to run.",
             'Test in a new chat, not the editor preview: ask "What\'s on my todo list?", '

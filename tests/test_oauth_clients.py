@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
@@ -25,6 +26,7 @@ from tests.oauth_helpers import (
     redirect_target,
     token_request,
 )
+from tests.shell import pasted
 
 
 @pytest.fixture
@@ -91,6 +93,27 @@ def test_a_disallowed_redirect_uri_page_names_the_add_redirect_command(app, chat
 
     assert elsewhere in text
     assert f"flask --app app clients add-redirect {client_id} {elsewhere}" in text
+
+
+def test_the_add_redirect_command_pastes_safely_into_a_shell(app, chatgpt, tmp_path):
+    client_id, _ = chatgpt
+    elsewhere = "https://dev.example/cb?app=1&next=$(touch${IFS}pwned)`id`;x=1|y"
+
+    text = _refused_page(
+        browser(app.test_client()).get(
+            "/oauth/authorize", query_string=authorize_query(client_id, elsewhere)
+        )
+    )
+
+    command = re.search(r"<pre>(.*?)</pre>", text, re.S).group(1)
+    assert pasted(command, tmp_path) == [
+        "--app",
+        "app",
+        "clients",
+        "add-redirect",
+        client_id,
+        elsewhere,
+    ]
 
 
 def test_an_unknown_client_gets_a_page_and_no_redirect(app, user_browser):

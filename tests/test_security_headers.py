@@ -4,7 +4,6 @@ header cannot bend. The real browser's side of it is in tests/e2e/test_browser.p
 from __future__ import annotations
 
 import re
-import shlex
 from html import unescape
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from tests.browser import browser, log_in
 from tests.conftest import build_app
 from tests.factories import make_user
 from tests.oauth_helpers import authorize_query
+from tests.shell import pasted
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_programs_still_get_json_for_a_missing_path(client, accept):
 
 
 @pytest.mark.parametrize("path", ["/admin", "/setup"])
-def test_a_non_admin_is_told_how_an_operator_makes_them_admin(app, path):
+def test_a_non_admin_is_told_how_an_operator_makes_them_admin(app, path, tmp_path):
     with app.app_context():
         make_user("o'brien@example.com")
     client = app.test_client()
@@ -163,8 +163,7 @@ def test_a_non_admin_is_told_how_an_operator_makes_them_admin(app, path):
     assert response.status_code == 403
     assert response.mimetype == "text/html"
     command = unescape(re.search(r"<pre[^>]*>(.*?)</pre>", response.text, re.S).group(1))
-    assert shlex.split(command) == [
-        "flask",
+    assert pasted(command, tmp_path) == [
         "--app",
         "app",
         "users",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.accounts.session import admin_required, session_user
@@ -11,6 +9,7 @@ from app.errors import error_response
 from app.extensions import protect_forms
 from app.gptsetup import guide
 from app.oauth import clients as service
+from app.shell import flask_command
 
 blp = Blueprint("admin", __name__)
 protect_forms(blp)
@@ -30,7 +29,7 @@ def not_an_admin(error):
             f"You are logged in as {user.email}, which is not an admin account. "
             "The operator makes it one from a shell where the app runs:"
         ),
-        command=shlex.join(["flask", "--app", "app", "users", "set-admin", user.email]),
+        command=flask_command("users", "set-admin", user.email),
         after="Then reload this page.",
     ), 403
 

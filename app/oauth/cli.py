@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from app.oauth import clients as service
+from app.shell import flask_command
 
 clients_cli = AppGroup("clients", help="Manage OAuth clients (one per GPT, usually).")
 
@@ -129,7 +130,7 @@ def list_clients(as_json: bool) -> None:
         click.echo(json.dumps([service.describe(c) for c in found]))
         return
     if not found:
-        click.echo("no clients yet: flask --app app clients create --name 'My GPT'")
+        click.echo(f"no clients yet: {flask_command('clients', 'create', '--name', 'My GPT')}")
     for n, client in enumerate(found):
         if n:
             click.echo("")

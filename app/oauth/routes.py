@@ -29,6 +29,7 @@ from app.ratelimit import (
     token_limit,
     token_limit_off,
 )
+from app.shell import flask_command
 
 # Printable ASCII but space, " and backslash: all a URI may hold (RFC 3986), and all an OAuth
 # error description may quote.
@@ -74,9 +75,9 @@ def _rejected_request_page(error: OAuth2Error):
     ):
         match = CHATGPT_CALLBACK_RE.match(redirect_uri)
         fix = (
-            f"flask --app app clients add-gpt {client.client_id} {match.group(1)}"
+            flask_command("clients", "add-gpt", client.client_id, match.group(1))
             if match
-            else f"flask --app app clients add-redirect {client.client_id} {redirect_uri}"
+            else flask_command("clients", "add-redirect", client.client_id, redirect_uri)
         )
     return (
         render_template(
