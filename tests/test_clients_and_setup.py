@@ -205,3 +205,28 @@ def test_setup_page_shows_the_guide(app):
     assert "https://todo-action.test/openapi.json" in page.text
     assert "https://todo-action.test/oauth/token" in page.text
     assert "Conversation starters" in page.text
+
+
+@pytest.mark.parametrize("action", ["delete", "rotate-secret"])
+def test_destructive_admin_actions_change_nothing_until_confirmed(app, chatgpt, action):
+    client_id, secret = chatgpt
+    admin = _admin_browser(app)
+    listing = admin.get("/admin").text
+    path = f"/admin/clients/{client_id}/{action}"
+    assert f'href="{path}"' in listing
+
+    # The listing's button and a bare form post (CSRF token, no confirmation) both only ask.
+    asked = admin.get(path)
+    posted = admin.post(path, data={"csrf_token": csrf_token(listing)})
+
+    for page in (asked, posted):
+        assert page.status_code == 200
+        assert "Todo GPT" in page.text and "Cancel" in page.text
+        assert 'name="confirm" value="yes"' in page.text
+    assert _client(app, client_id).check_client_secret(secret)
+
+    done = admin.post(path, data={"csrf_token": csrf_token(asked.text), "confirm": "yes"})
+
+    assert done.status_code in (200, 302)
+    stored = _client(app, client_id)
+    assert stored is None if action == "delete" else not stored.check_client_secret(secret)

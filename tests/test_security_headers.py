@@ -43,7 +43,8 @@ def _pages(app: Flask, chatgpt, admin_browser) -> list[tuple[str, int, object]]:
         ("/setup", 200),
         ("/privacy", 200),
         ("/docs/", 200),
-        ("/admin/clients/tdc_nobody/delete", 405),
+        ("/admin/clients", 405),
+        ("/admin/clients/tdc_nobody/delete", 404),
         ("/no/such/page", 404),
         ("/todos/no-such-todo", 404),
     ]:

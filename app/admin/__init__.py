@@ -92,10 +92,30 @@ def remove(client_id: str):
     return redirect(url_for("admin.index"))
 
 
-@blp.post("/admin/clients/<client_id>/rotate-secret")
+def _confirmed() -> bool:
+    """Whether the person pressed the button on the confirmation page. Without script (the
+    Content-Security-Policy allows none inline) the page is the only way to ask."""
+    return request.method == "POST" and request.form.get("confirm") == "yes"
+
+
+def _confirmation(title: str, consequence: str, action: str):
+    return render_template(
+        "admin/confirm.html", title=title, consequence=consequence, action=action
+    )
+
+
+@blp.route("/admin/clients/<client_id>/rotate-secret", methods=["GET", "POST"])
 @admin_required
 def rotate_secret(client_id: str):
     client = _client_or_404(client_id)
+    if not _confirmed():
+        return _confirmation(
+            f"New client secret for {client.name}?",
+            "The current secret stops working at once: the GPT cannot sign anyone in until "
+            "the new secret is pasted into its OAuth settings. People already signed in stay "
+            "signed in.",
+            "Make a new secret",
+        )
     try:
         secret = service.rotate_secret(client)
     except service.ClientError as error:
@@ -104,10 +124,17 @@ def rotate_secret(client_id: str):
     return render_template("admin/secret.html", client=client, secret=secret, created=False)
 
 
-@blp.post("/admin/clients/<client_id>/delete")
+@blp.route("/admin/clients/<client_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete(client_id: str):
     client = _client_or_404(client_id)
+    if not _confirmed():
+        return _confirmation(
+            f"Delete {client.name}?",
+            "Everyone signed in through it is signed out, and the GPT cannot sign anyone in "
+            "again. A new client means new settings in the GPT editor.",
+            "Delete the client",
+        )
     service.delete_client(client)
     flash(f"Deleted {client.name}; its sign-ins have ended.")
     return redirect(url_for("admin.index"))
