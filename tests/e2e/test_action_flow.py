@@ -131,3 +131,15 @@ def test_without_the_router_headers_the_app_sees_plain_http(server: Server):
     line = server.wait_for_log("request_id=direct-1")
     assert line.startswith("127.0.0.1 ") and "scheme=http " in line
     assert "gpt=- conversation=-" in line
+
+
+def test_pages_behind_the_router_pin_https_and_refuse_framing(server: Server):
+    page = server.client.get(f"{server.url}/privacy")
+    direct = server.client.get(f"{server.url}/privacy", headers={"X-Forwarded-Proto": None})
+
+    assert "max-age=" in page.headers["Strict-Transport-Security"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    # Plain http, as a health check inside the platform sends: nothing to pin.
+    assert "Strict-Transport-Security" not in direct.headers

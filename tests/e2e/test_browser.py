@@ -8,7 +8,11 @@ test; a screenshot of each page is kept in the test's temp dir.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +20,7 @@ import pytest
 
 from app import create_app
 from app.extensions import db
-from tests.factories import PASSWORD, make_client
+from tests.factories import PASSWORD, make_client, make_user
 from tests.oauth_helpers import CALLBACK
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -60,11 +64,16 @@ def page(tmp_path):
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
         # Chromium logs a refused log-in (a 401 document) as an error; the test says when it
-        # expects exactly that, and nothing else is forgiven.
+        # expects exactly that (a string, or a pattern), and nothing else is forgiven.
         page.expected_console_error = None
 
         def on_console(message) -> None:
-            if message.type == "error" and message.text != page.expected_console_error:
+            expected = page.expected_console_error
+            if message.type == "error" and not (
+                expected.search(message.text)
+                if isinstance(expected, re.Pattern)
+                else message.text == expected
+            ):
                 errors.append(message.text)
 
         page.on("console", on_console)
@@ -164,3 +173,103 @@ def test_a_person_signs_up_makes_a_key_connects_a_gpt_exports_and_leaves(site, p
     page.click("button[type=submit]")
     assert "Wrong email or password" in page.inner_text("main")
     assert page.url.startswith(f"{base}/login")
+
+
+@pytest.fixture
+def admin_site(gunicorn_server):
+    """An oauth server with an admin (EMAIL) and a client whose values run long."""
+    server = gunicorn_server(APP_ENV="testing", ACTION_AUTH="oauth")
+    app = create_app(dict(server.env))
+    with app.app_context():
+        make_user(EMAIL, is_admin=True)
+        client_id, _ = make_client(
+            "A GPT with a rather long name for the consent page and the setup guide",
+            redirect_uris=["https://example.com/" + "very-long-path-segment/" * 8 + "callback"],
+        )
+        db.session.remove()
+        db.engine.dispose()
+    return server, client_id
+
+
+def log_in_as(page, base: str, email: str = EMAIL) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/account")
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_the_setup_page_fits_the_screen_without_sideways_scrolling(admin_site, page, width, height):
+    server, client_id = admin_site
+    page.set_viewport_size({"width": width, "height": height})
+    log_in_as(page, server.url)
+
+    for path in ("/setup", "/admin"):
+        page.goto(f"{server.url}{path}")
+        shot(page, f"{path.strip('/')}-{width}")
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, f"{path} scrolls sideways at {width}px"
+        # Nor does any block of it hide a long line behind a scroll bar of its own.
+        cut = page.evaluate(
+            """[...document.querySelectorAll("main pre, main td, main th, main li, main p")]
+                .filter(e => e.scrollWidth > e.clientWidth + 1)
+                .map(e => e.textContent.trim().slice(0, 60))"""
+        )
+        assert cut == [], f"{path} at {width}px"
+    assert client_id in page.inner_text("main")
+
+
+def test_pages_carry_the_headers_and_the_consent_page_refuses_to_be_framed(
+    admin_site, page, tmp_path
+):
+    server, client_id = admin_site
+    base = server.url
+    log_in_as(page, base)
+    consent = (
+        f"{base}/oauth/authorize?response_type=code&client_id={client_id}"
+        f"&redirect_uri=https://example.com/{'very-long-path-segment/' * 8}callback"
+        "&scope=&state=framed-state"
+    )
+    for path in ("/", "/account", "/setup", "/admin", "/privacy", consent.removeprefix(base)):
+        response = page.goto(f"{base}{path}")
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+    assert page.locator("button[value=allow]").count() == 1
+
+    # Another origin (a port of its own) puts the consent page in a frame.
+    site = tmp_path / "framer"
+    site.mkdir()
+    (site / "index.html").write_text(
+        '<!doctype html><link rel="icon" href="data:,"><h1>Win a prize</h1>'
+        f'<iframe src="{consent}" width="800"></iframe>'
+    )
+    handler = partial(SimpleHTTPRequestHandler, directory=str(site))
+    framer = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=framer.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page.expected_console_error = re.compile(r"frame-ancestors 'none'")
+        page.goto(f"http://127.0.0.1:{framer.server_port}/")
+        page.wait_for_load_state("load")
+        shot(page, "framed-consent")
+        frames = [frame for frame in page.frames if frame != page.main_frame]
+        assert len(frames) == 1
+        assert frames[0].url != consent
+        assert frames[0].locator("button[value=allow]").count() == 0
+        assert "Win a prize" in page.inner_text("body")
+    finally:
+        framer.shutdown()
+        framer.server_close()
+        thread.join()
+
+
+def test_api_docs_render_under_the_content_security_policy(site, page):
+    server, _ = site
+    page.goto(f"{server.url}/docs/")
+    page.wait_for_selector(".opblock")
+    shot(page, "docs")
+    assert "getTodos" in page.inner_text("body") or "/todos" in page.inner_text("body")
