@@ -106,7 +106,7 @@ def test_gpt_setup_for_oauth_lists_editor_values_in_order(runner):
     client_id = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")["client_id"]
     result = runner.invoke(args=["gpt-setup", "--client", client_id, "--json"])
     assert result.exit_code == 0, result.output
-    guide = json.loads(result.output)
+    guide = json.loads(result.stdout)
     fields = [f["field"] for f in guide["fields"]]
     assert fields == [
         "Schema: Import from URL",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
 
+from app.cli import AppGroup
 from app.oauth import clients as service
 
 clients_cli = AppGroup("clients", help="Manage OAuth clients (one per GPT, usually).")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli import AppCommand
 from app.extensions import db
 from app.operations import registered
 from app.spec import app_spec_text
@@ -69,7 +70,7 @@ def inject_links():
     return {"links": public_links, "config": current_app.config}
 
 
-@blp.cli.command("urls")
+@blp.cli.command("urls", cls=AppCommand)
 def print_urls() -> None:
     """Print the URLs a GPT builder pastes into the GPT editor."""
     import click
