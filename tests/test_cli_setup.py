@@ -98,7 +98,7 @@ def test_a_bad_setting_ends_every_command_with_one_line(command, bad, empty_sqli
 
 @pytest.mark.parametrize(
     "command",
-    [("db", "upgrade"), ("users", "list"), ("gpt-setup",)],
+    [("db", "upgrade"), ("users", "list")],
     ids=" ".join,
 )
 def test_a_sqlite_file_that_cannot_be_opened_is_named(command, tmp_path):
@@ -145,7 +145,6 @@ def unmigrated_database_url(empty_sqlite: str) -> Iterator[str]:
     "command",
     [
         ("users", "create", "ada@example.com", "--password-stdin"),
-        ("users", "list"),
         ("clients", "create", "--name", "My GPT"),
         ("keys", "list"),
         ("gpt-setup",),
