@@ -18,6 +18,7 @@ from flask.cli import AppGroup as FlaskAppGroup
 from flask.cli import ScriptInfo
 
 from app.config import SetupError
+from app.extensions import db
 
 UPGRADE_COMMAND = "flask --app app db upgrade"
 
@@ -30,29 +31,35 @@ def database_location(url: sa.URL) -> str:
 
 def unreachable(url: sa.URL, error: sa.exc.DBAPIError) -> str:
     """The driver's own first line says why (refused, unknown host, bad password, no file)."""
-    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no reason"
+    text = str(error.orig).strip()
+    reason = text.splitlines()[0] if text else type(error.orig).__name__
     if url.password:
         reason = reason.replace(url.password, "***")
     return f"cannot reach the database at {database_location(url)}: {reason}"
 
 
-def not_migrated() -> str:
-    return f"the database is not migrated: run {UPGRADE_COMMAND}"
+NOT_MIGRATED = f"the database is not migrated: run {UPGRADE_COMMAND}"
 
 
 def database_problem() -> str | None:
     """Why the app's database cannot be used (one line), or None when it can: reachable, and
     at the newest migration. Needs an app context."""
-    engine = current_app.extensions["migrate"].db.engine
     try:
-        with engine.connect() as connection:
+        with db.engine.connect() as connection:
             applied = set(MigrationContext.configure(connection).get_current_heads())
     except sa.exc.DBAPIError as error:
-        return unreachable(engine.url, error)
+        return unreachable(db.engine.url, error)
     script = ScriptDirectory(current_app.extensions["migrate"].directory)
-    if applied != set(script.get_heads()):
-        return not_migrated()
-    return None
+    if applied == set(script.get_heads()):
+        return None
+    unknown = applied - {revision.revision for revision in script.walk_revisions()}
+    if unknown:
+        # Migrated by a newer release than this one: upgrading cannot help.
+        return (
+            f"the database is at migration {', '.join(sorted(unknown))}, which this code does "
+            "not have: run the release that migrated it"
+        )
+    return NOT_MIGRATED
 
 
 class AppCommand(click.Command):
