@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
+
 APP_ENVS = ("production", "development", "testing")
 AUTH_MODES = ("oauth", "apikey", "none")
 API_KEY_AUTH_TYPES = ("bearer", "basic", "custom")
@@ -61,7 +63,19 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
 )
 
 
-class ConfigError(ValueError):
+class SetupError(click.ClickException):
+    """What the operator must fix before the app can work, said in one line.
+
+    A ClickException, so that `flask --app app ...`, whose loading calls create_app, prints
+    the line and exits 1 where any other exception would be a traceback. gunicorn's
+    on_starting prints the same line.
+    """
+
+    def show(self, file=None) -> None:
+        click.echo(f"todo-action: {self.format_message()}", file=file, err=file is None)
+
+
+class ConfigError(SetupError, ValueError):
     """A setting is missing or wrong; the message is one line meant for the operator."""
 
 
@@ -252,3 +266,21 @@ def environ_with_overrides(overrides: Mapping[str, Any] | None) -> tuple[Mapping
     env = {k: str(v) for k, v in overrides.items() if k in names and v is not None}
     extra = {k: v for k, v in overrides.items() if k not in names}
     return env, extra
+
+
+# Who answers for the data, on the privacy page: the defaults name nobody.
+PRIVACY_CONTACT_SETTINGS = ("OPERATOR_NAME", "CONTACT_EMAIL")
+
+
+def privacy_placeholder_warning(config: Mapping[str, Any]) -> str | None:
+    """One line naming the privacy page's settings still at their placeholder defaults."""
+    defaults = {name: default for name, default, _ in SETTINGS}
+    names = [name for name in PRIVACY_CONTACT_SETTINGS if config.get(name) == defaults[name]]
+    if not names:
+        return None
+    listed = " and ".join(names)
+    verb = "is a placeholder" if len(names) == 1 else "are placeholders"
+    return (
+        f"{listed} {verb} on the privacy page (/privacy), which a public GPT links to; "
+        f"set {listed} to who runs this service and how to reach them"
+    )

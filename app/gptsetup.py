@@ -13,6 +13,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.cli import AppCommand
+from app.config import privacy_placeholder_warning
 from app.models import OAuthClient
 from app.operations import all_scopes
 from app.shell import flask_command
@@ -166,7 +168,7 @@ def render_text(result: SetupGuide) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("gpt-setup")
+@click.command("gpt-setup", cls=AppCommand)
 @with_appcontext
 @click.option(
     "--client",
@@ -193,3 +195,6 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
         json.dumps(result.as_dict(), ensure_ascii=False) if as_json else render_text(result),
         nl=as_json,
     )
+    # On stderr, so that --json output stays one JSON object.
+    if warning := privacy_placeholder_warning(current_app.config):
+        click.echo(f"todo-action: warning: {warning}", err=True)

@@ -439,6 +439,8 @@ BENCH_OWNED = frozenset(
 def app_env(database_url: str, extra: dict[str, str]) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
+        # A developer's .env is not part of the measured configuration.
+        "FLASK_SKIP_DOTENV": "1",
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PUBLIC_URL": PUBLIC_URL,

@@ -8,6 +8,16 @@ import gc
 import os
 import sys
 
+from flask.cli import load_dotenv
+from flask.helpers import get_load_dotenv
+
+# `flask --app app ...` reads .env (and .flaskenv) from the working directory before it builds
+# the app; the server reads the same files the same way, before any setting below, so a value
+# in .env means the same to both. The environment wins over the files, and FLASK_SKIP_DOTENV=1
+# turns them off for both.
+if get_load_dotenv():
+    load_dotenv()
+
 bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 
@@ -42,18 +52,21 @@ access_log_format = (
 
 
 def on_starting(server):
-    """Refuse to start on a bad setting with the app's one-line reason.
+    """Refuse to start on a bad setting with the app's one-line reason, and warn once (not per
+    worker) while the privacy page names no real operator.
 
     Without this, each worker would fail while importing the app and gunicorn would print a
     traceback per worker and a generic "Worker failed to boot".
     """
-    from app.config import ConfigError, load_config
+    from app.config import ConfigError, load_config, privacy_placeholder_warning
 
     try:
-        load_config(os.environ)
+        config = load_config(os.environ)
     except ConfigError as error:
-        print(f"todo-action: {error}", file=sys.stderr, flush=True)
+        error.show()
         sys.exit(1)
+    if config["APP_ENV"] == "production" and (warning := privacy_placeholder_warning(config)):
+        server.log.warning("todo-action: %s", warning)
 
 
 def post_worker_init(worker):

@@ -6,9 +6,12 @@ The app factory has already built the app, so the engine and metadata are the ap
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
+from app.cli import unreachable
+from app.config import SetupError
 from app.models.base import UTCDateTime
 
 config = context.config
@@ -50,7 +53,12 @@ def run_migrations_offline():
 def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
-    with db.engine.connect() as connection:
+    try:
+        connection = db.engine.connect()
+    except sa.exc.DBAPIError as error:
+        # One line for the operator (a release phase's log), not a traceback.
+        raise SetupError(unreachable(db.engine.url, error)) from error
+    with connection:
         if connection.dialect.name == "sqlite":
             # Batch migrations copy and drop tables; with foreign keys on, dropping a table
             # would cascade-delete the rows that point at it.

@@ -58,6 +58,21 @@ def test_add_redirect_with_a_chatgpt_callback_allows_both_hosts(app, runner):
 
 
 @pytest.mark.parametrize(
+    "callback",
+    [CALLBACK, CALLBACK.replace("chatgpt.com", "chat.openai.com")],
+    ids=["chatgpt.com", "chat.openai.com"],
+)
+def test_remove_redirect_takes_the_callback_url_add_redirect_took(app, runner, callback):
+    client_id = _create(runner, "--name", "My GPT")["client_id"]
+    runner.invoke(args=["clients", "add-redirect", client_id, CALLBACK])
+    result = runner.invoke(args=["clients", "remove-redirect", client_id, callback])
+    assert result.exit_code == 0, result.output
+    client = _client(app, client_id)
+    assert not client.check_redirect_uri(CALLBACK)
+    assert not client.check_redirect_uri(CALLBACK.replace("chatgpt.com", "chat.openai.com"))
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["add-redirect", "{id}", "http://example.com/cb"], "must be https"),
@@ -106,7 +121,7 @@ def test_gpt_setup_for_oauth_lists_editor_values_in_order(runner):
     client_id = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")["client_id"]
     result = runner.invoke(args=["gpt-setup", "--client", client_id, "--json"])
     assert result.exit_code == 0, result.output
-    guide = json.loads(result.output)
+    guide = json.loads(result.stdout)
     fields = [f["field"] for f in guide["fields"]]
     assert fields == [
         "Schema: Import from URL",

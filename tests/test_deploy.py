@@ -104,10 +104,11 @@ def railway() -> dict:
 
 
 def gunicorn_settings(**environ: str) -> dict:
-    """Run gunicorn.conf.py as gunicorn does, with exactly `environ` as the environment."""
+    """Run gunicorn.conf.py as gunicorn does, with exactly `environ` as the environment (and
+    no .env file of the developer's)."""
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(environ)
+    os.environ.update({"FLASK_SKIP_DOTENV": "1", **environ})
     try:
         return runpy.run_path(str(GUNICORN_CONF))
     finally:

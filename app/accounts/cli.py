@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
 
 from app.accounts import service
+from app.cli import AppGroup
 
 users_cli = AppGroup("users", help="Create and list accounts, and make admins.")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
 
 from app.accounts import service as accounts
+from app.cli import AppGroup
 from app.keys import service
 from app.keys.service import describe_key
 from app.operations import all_scopes

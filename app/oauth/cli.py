@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
 
+from app.cli import AppGroup
 from app.oauth import clients as service
 from app.shell import flask_command
 

@@ -123,6 +123,12 @@ def add_gpt(client: OAuthClient, gpt_id: str) -> str:
 
 
 def remove_redirect(client: OAuthClient, value: str) -> None:
+    """Stop allowing a redirect URI or GPT id; a ChatGPT callback URL names its GPT id, as in
+    add_redirect."""
+    value = value.strip()
+    match = CHATGPT_CALLBACK_RE.match(value)
+    if match and value not in client.redirect_uris:
+        value = match.group(1)
     if value in client.redirect_uris:
         client.redirect_uris = [u for u in client.redirect_uris if u != value]
     elif value in client.gpt_ids:

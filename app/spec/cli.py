@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
+from app.cli import AppGroup
 from app.spec import app_spec, to_yaml
 from gpt_action_lint import lint
 from gpt_action_lint.cli import lint_source, report

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, ur
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli import AppCommand
 from app.extensions import db
 from app.operations import registered
 from app.spec import app_spec_text
@@ -84,7 +85,7 @@ def inject_links():
     return {"links": public_links, "config": current_app.config}
 
 
-@blp.cli.command("urls")
+@blp.cli.command("urls", cls=AppCommand)
 def print_urls() -> None:
     """Print the URLs a GPT builder pastes into the GPT editor."""
     import click

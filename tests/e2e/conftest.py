@@ -97,9 +97,10 @@ def free_port() -> int:
 
 def base_env(database_url: str, secret_key: str) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell (a SECRET_KEY, a DATABASE_URL,
-    a REDIS_URL) leaks into the server."""
+    a REDIS_URL) or .env leaks into the server."""
     return {
         "PATH": os.environ.get("PATH", ""),
+        "FLASK_SKIP_DOTENV": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "APP_ENV": "production",
@@ -144,7 +145,7 @@ def _wait_until_ready(process: subprocess.Popen, url: str) -> str:
     return "timeout"
 
 
-def start_server(env: dict[str, str], log_dir: Path, name: str) -> Server:
+def start_server(env: dict[str, str], log_dir: Path, name: str, cwd: Path = REPO_ROOT) -> Server:
     # The port is free when picked but may be taken before gunicorn binds it; start again on
     # another rather than fail.
     for attempt in range(3):
@@ -156,12 +157,12 @@ def start_server(env: dict[str, str], log_dir: Path, name: str) -> Server:
                 [
                     GUNICORN,
                     "-c",
-                    "deploy/gunicorn.conf.py",
+                    str(REPO_ROOT / "deploy" / "gunicorn.conf.py"),
                     "--bind",
                     f"127.0.0.1:{port}",
                     "app:create_app()",
                 ],
-                cwd=REPO_ROOT,
+                cwd=cwd,
                 env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
