@@ -1,15 +1,17 @@
 """Log-ins to the web pages end when they should, for every copy of the cookie.
 
-A session is a row the server can delete: log-out, an account deletion and the idle and
-absolute lifetimes all end it, and a copied cookie then logs nobody
+A session is a row the server can delete: log-out, a password change or reset, an account
+deletion and the idle and absolute lifetimes all end it, and a copied cookie then logs nobody
 in, least of all the next account to be made.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
+import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
@@ -19,6 +21,7 @@ from tests.browser import browser, csrf_token, log_in, post_form
 from tests.factories import PASSWORD, make_user
 
 COOKIE = "todo_action_session"
+NEW_PASSWORD = "a quite different passphrase"
 
 
 def _cookie(client: FlaskClient) -> str:
@@ -65,6 +68,11 @@ def _age_sessions(app, **ago: timedelta) -> None:
             for column, delta in ago.items():
                 setattr(row, column, getattr(row, column) - delta)
         db.session.commit()
+
+
+def _change_password(client: FlaskClient, current=PASSWORD, new=NEW_PASSWORD, confirm=None):
+    data = {"current": current, "password": new, "confirm": new if confirm is None else confirm}
+    return post_form(client, "/account/password", data, page="/account")
 
 
 def test_log_out_ends_the_session_for_every_copy_of_the_cookie(app, user_browser):
@@ -144,6 +152,70 @@ def test_the_cookie_holds_a_token_whose_digest_alone_is_stored(app, user_browser
     assert len(contents["sid"]) >= 40
 
 
+def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(app, user_browser):
+    other = browser(app.test_client())
+    log_in(other)
+    stolen = _copy(app, other)
+
+    response = _change_password(user_browser)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account#password"
+    page = user_browser.get("/account")
+    assert page.status_code == 200
+    assert "Your password is changed" in page.get_data(as_text=True)
+    assert not _logged_in(other)
+    assert not _logged_in(stolen)
+    assert len(_sessions(app)) == 1
+    assert (
+        post_form(
+            browser(app.test_client()), "/login", {"email": "ada@example.com", "password": PASSWORD}
+        ).status_code
+        == 401
+    )
+    assert log_in(browser(app.test_client()), password=NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "message"),
+    [
+        ("wrong password!", NEW_PASSWORD, None, "not your current password"),
+        ("", NEW_PASSWORD, None, "This field is required"),
+        (PASSWORD, "short", None, "10 to 256 characters"),
+        (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!", "passwords differ"),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    app, user_browser, current, new, confirm, message
+):
+    other = browser(app.test_client())
+    log_in(other)
+
+    response = _change_password(user_browser, current, new, confirm)
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _logged_in(user_browser) and _logged_in(other)
+    assert log_in(browser(app.test_client())).status_code == 302
+
+
+def test_a_password_change_without_the_csrf_token_is_refused(app, user_browser):
+    response = user_browser.post(
+        "/account/password",
+        data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 400
+    assert log_in(browser(app.test_client())).status_code == 302
+
+
+def test_the_account_page_offers_the_password_change(user_browser):
+    page = user_browser.get("/account").get_data(as_text=True)
+
+    assert 'action="/account/password"' in page
+    assert 'autocomplete="current-password"' in page
+
+
 def test_a_session_idle_for_longer_than_the_setting_ends(app, user_browser):
     _age_sessions(app, last_seen_at=timedelta(minutes=61))
 
@@ -210,3 +282,66 @@ def test_log_in_clears_the_users_ended_sessions(app, user_browser):
 
     assert len(_sessions(app)) == 1
     assert len(_sessions(app, "bob@example.com")) == 1
+
+
+@pytest.fixture
+def admin_browser(app) -> FlaskClient:
+    with app.app_context():
+        make_user("root@example.com", is_admin=True)
+    client = browser(app.test_client())
+    log_in(client, "root@example.com")
+    return client
+
+
+def _reset(admin: FlaskClient, email: str, **extra: str):
+    return post_form(admin, "/admin/users/reset-password", {"email": email, **extra}, page="/admin")
+
+
+def test_an_admin_password_reset_asks_first_then_shows_a_new_password_once(
+    app, admin_browser, user_browser
+):
+    stolen = _copy(app, user_browser)
+
+    asked = _reset(admin_browser, "Ada@Example.com")
+    assert asked.status_code == 200
+    assert "Reset the password of ada@example.com?" in asked.get_data(as_text=True)
+    assert _logged_in(user_browser)
+
+    done = _reset(admin_browser, "ada@example.com", confirm="yes")
+
+    assert done.status_code == 200
+    assert done.headers["Cache-Control"] == "no-store"
+    [password] = re.findall(r'<p class="secret">([^<]+)</p>', done.get_data(as_text=True))
+    assert not _logged_in(user_browser)
+    assert not _logged_in(stolen)
+    assert _logged_in(admin_browser)
+    failed = post_form(
+        browser(app.test_client()), "/login", {"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert failed.status_code == 401
+    assert log_in(browser(app.test_client()), password=password).status_code == 302
+
+
+def test_the_admin_page_offers_the_password_reset(admin_browser):
+    page = admin_browser.get("/admin").get_data(as_text=True)
+
+    assert 'action="/admin/users/reset-password"' in page
+
+
+def test_an_admin_reset_of_an_unknown_email_says_so(app, admin_browser):
+    response = _reset(admin_browser, "nobody@example.com", confirm="yes")
+
+    assert response.status_code == 400
+    assert "No account with email nobody@example.com" in response.get_data(as_text=True)
+
+
+def test_only_admins_can_reset_passwords(app, user_browser):
+    with app.app_context():
+        make_user("bob@example.com")
+    bob = browser(app.test_client())
+    log_in(bob, "bob@example.com")
+
+    response = _reset(user_browser, "bob@example.com", confirm="yes")
+
+    assert response.status_code == 403
+    assert _logged_in(bob)
