@@ -185,6 +185,9 @@ def export_data(user: User) -> dict[str, Any]:
     grants = db.session.scalars(
         sa.select(OAuthGrant).where(OAuthGrant.user_id == user.id).order_by(OAuthGrant.id)
     )
+    sessions = db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    )
     return {
         "exported_at": _when(utcnow()),
         "account": {
@@ -212,6 +215,10 @@ def export_data(user: User) -> dict[str, Any]:
                 "revoked_at": _when(grant.revoked_at),
             }
             for grant in grants
+        ],
+        "sessions": [
+            {"started_at": _when(row.created_at), "last_seen_at": _when(row.last_seen_at)}
+            for row in sessions
         ],
     }
 
