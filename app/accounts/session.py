@@ -99,9 +99,11 @@ def current_session() -> UserSession | None:
     row = db.session.scalar(sa.select(UserSession).where(UserSession.token_digest == digest(token)))
     now = utcnow()
     idle, longest = _lifetimes()
+    # Statements rather than ORM flushes below: another request (a log-out in another tab) may
+    # have deleted the row meanwhile, and a flush that finds no row raises.
     if row is None or row.last_seen_at <= now - idle or row.created_at <= now - longest:
         if row is not None:
-            db.session.delete(row)
+            db.session.execute(sa.delete(UserSession).where(UserSession.id == row.id))
             db.session.commit()
         # A stale token stays out of the cookie; the CSRF token in it is kept for the forms.
         session.pop(TOKEN_KEY, None)
@@ -109,7 +111,9 @@ def current_session() -> UserSession | None:
     if row.user.is_demo:
         return None
     if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
-        row.last_seen_at = now
+        db.session.execute(
+            sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+        )
         db.session.commit()
     g.user_session = row
     return row
