@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,10 @@ DEV_SECRET_KEY = "not-a-secret-development-only"
 # About an hour, set explicitly: Authlib's default for the code grant is ten days.
 ACCESS_TOKEN_LIFETIME = 3600
 
+# A session's last page load is written at most once a minute (app/accounts/session.py), so
+# it may end up to a minute early: shorter idle times would be mostly that error.
+SESSION_IDLE_MINUTES_MIN = 5
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 # (environment variable, default, description): the README table and .env.example list these.
@@ -55,6 +60,8 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("TOKEN_RATE_LIMIT", "600 per minute", "Token endpoint limit per OAuth client, or 'off'"),
     ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
     ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
+    ("SESSION_IDLE_MINUTES", "60", "Minutes without a page load that end a log-in (min. 5)"),
+    ("SESSION_MAX_DAYS", "1", "Days after which a log-in ends, in use or not"),
     ("MAX_CONTENT_LENGTH", "262144", "Largest request body in bytes"),
     ("TRUSTED_PROXY_HOPS", "1", "Proxies in front of the app whose X-Forwarded-For/Proto to trust"),
     ("OPERATOR_NAME", "The operator of this service", "Shown on the privacy page"),
@@ -190,6 +197,7 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     redis_url = get("REDIS_URL")
     rate_limit = _rate_limit("API_RATE_LIMIT", get("API_RATE_LIMIT") or "")
     token_rate_limit = _rate_limit("TOKEN_RATE_LIMIT", get("TOKEN_RATE_LIMIT") or "")
+    session_max_days = _int("SESSION_MAX_DAYS", get("SESSION_MAX_DAYS") or "", 1)
     api_key_header = (get("API_KEY_HEADER") or "").strip()
     if not api_key_header or not all(c.isalnum() or c == "-" for c in api_key_header):
         raise ConfigError(f"API_KEY_HEADER must be a header name, not {api_key_header!r}")
@@ -222,6 +230,12 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "OPERATOR_NAME": get("OPERATOR_NAME"),
         "CONTACT_EMAIL": get("CONTACT_EMAIL"),
         "DATA_RETENTION_DAYS": _int("DATA_RETENTION_DAYS", get("DATA_RETENTION_DAYS") or "", 0),
+        "SESSION_IDLE_MINUTES": _int(
+            "SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES") or "", SESSION_IDLE_MINUTES_MIN
+        ),
+        "SESSION_MAX_DAYS": session_max_days,
+        # The browser drops the cookie when the server ends the session at the latest.
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=session_max_days),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -16,6 +16,7 @@ from app.models import (
     OAuthClient,
     OAuthGrant,
     User,
+    UserSession,
 )
 from app.operations import all_scopes
 from app.todos.models import Todo
@@ -140,6 +141,7 @@ def test_export_downloads_the_users_data_as_a_json_attachment(app, client, world
     assert connected["scopes"] == list(all_scopes())
     [grant] = data["oauth_grants"]
     assert (grant["client_name"], grant["revoked_at"]) == ("Todo GPT", None)
+    assert [set(s) for s in data["sessions"]] == [{"started_at", "last_seen_at"}] * 2
 
 
 def test_export_holds_nobody_elses_data_and_no_secret_or_digest(app, client, world):
@@ -155,6 +157,7 @@ def test_export_holds_nobody_elses_data_and_no_secret_or_digest(app, client, wor
             *db.session.scalars(sa.select(OAuthGrant.refresh_token_digest)),
             *db.session.scalars(sa.select(AuthorizationCode.code_digest)),
             *db.session.scalars(sa.select(User.password_hash)),
+            *db.session.scalars(sa.select(UserSession.token_digest)),
         ]
     assert digests
     for secret in [*digests, world["ada_key"], *world["ada_tokens"].values()]:
@@ -187,6 +190,7 @@ def _owned_rows(user_id: int) -> dict[str, int]:
             sa.select(AuthorizationCode.id).where(AuthorizationCode.user_id == user_id)
         ),
         "oauth_consents": count(sa.select(Consent.id).where(Consent.user_id == user_id)),
+        "user_sessions": count(sa.select(UserSession.id).where(UserSession.user_id == user_id)),
     }
 
 

@@ -143,6 +143,63 @@ def test_users_set_admin_of_an_unknown_email_fails(app, cli):
     _one_line_error(cli("users", "set-admin", "nobody@example.com"), "No account")
 
 
+NEW_PASSWORD = "a quite different passphrase"
+
+
+def _still_logged_in(browser) -> bool:
+    return browser.get("/account").status_code == 200
+
+
+def test_users_set_password_changes_it_and_ends_every_log_in(app, cli, client, user_browser):
+    other = app.test_client()
+    log_in(other)
+
+    result = cli("users", "set-password", "ADA@example.com", input=f"{NEW_PASSWORD}\n" * 2)
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "Changed the password of ada@example.com; ended 2 log-in(s) to its pages"
+    )
+    assert NEW_PASSWORD not in result.output
+    assert not _still_logged_in(user_browser)
+    assert not _still_logged_in(other)
+    log_in(client, password=NEW_PASSWORD)
+
+
+def test_users_set_password_reads_the_password_from_stdin(app, cli, client, account):
+    result = cli(
+        "users", "set-password", "ada@example.com", "--password-stdin", input=f"{NEW_PASSWORD}\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    log_in(client, password=NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("nobody@example.com", NEW_PASSWORD, "No account with email nobody@example.com"),
+        ("ada@example.com", "short", "10 to 256 characters"),
+        ("ada@example.com", "", "10 to 256 characters"),
+    ],
+)
+def test_users_set_password_refuses_bad_input_in_one_line_and_changes_nothing(
+    app, cli, client, user_browser, email, password, message
+):
+    result = cli("users", "set-password", email, "--password-stdin", input=f"{password}\n")
+
+    _one_line_error(result, message)
+    assert _still_logged_in(user_browser)
+    log_in(client)
+
+
+def test_users_set_password_asks_nothing_for_an_unknown_email(app, cli):
+    result = cli("users", "set-password", "nobody@example.com", input="")
+
+    _one_line_error(result, "No account")
+    assert "Password" not in result.output
+
+
 def test_keys_create_json_prints_exactly_one_object_with_a_working_key(app, cli, client, account):
     result = cli(
         "keys",

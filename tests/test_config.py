@@ -3,6 +3,8 @@ refuses to start on a setting that would make it unsafe or unreachable."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app import create_app
@@ -138,6 +140,13 @@ def test_development_runs_without_secret_or_https():
     assert config["SESSION_COOKIE_SECURE"] is False
 
 
+def test_log_ins_last_an_hour_idle_and_a_day_at_most_by_default():
+    config = load_config({"APP_ENV": "development"})
+
+    assert (config["SESSION_IDLE_MINUTES"], config["SESSION_MAX_DAYS"]) == (60, 1)
+    assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=1)
+
+
 def test_production_cookies_are_secure():
     assert load_config(PRODUCTION)["SESSION_COOKIE_SECURE"] is True
 
@@ -153,6 +162,9 @@ def test_production_cookies_are_secure():
         ("MAX_CONTENT_LENGTH", "10"),
         ("DATA_RETENTION_DAYS", "-1"),
         ("DATA_RETENTION_DAYS", "30 days"),
+        ("SESSION_IDLE_MINUTES", "4"),
+        ("SESSION_IDLE_MINUTES", "1h"),
+        ("SESSION_MAX_DAYS", "0"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name, value):

@@ -34,7 +34,8 @@ def redis_db():
     client.close()
 
 
-def test_two_workers_share_one_allowance(database_url, redis_db):
+def test_two_workers_share_one_allowance(database_url, app, redis_db):
+    # `app` is requested too, so the shared PostgreSQL database is emptied after the test.
     settings = {"ACTION_AUTH": "apikey", "API_RATE_LIMIT": "3 per minute", "REDIS_URL": REDIS_URL}
     one, two = build_app(database_url, **settings), build_app(database_url, **settings)
     with one.app_context():

@@ -1,4 +1,4 @@
-"""`flask users create|list|set-admin`: accounts for operators, without the web pages."""
+"""`flask users create|list|set-password|set-admin`: accounts for operators, without pages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from app.accounts import service
 from app.cli import AppGroup
 
-users_cli = AppGroup("users", help="Create and list accounts, and make admins.")
+users_cli = AppGroup("users", help="Create and list accounts, reset passwords, and make admins.")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -45,6 +45,23 @@ def list_users() -> None:
     for user in users:
         role = "admin" if user.is_admin else "user"
         click.echo(f"{user.id}\t{user.email}\t{role}\t{user.created_at:%Y-%m-%d %H:%M}")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+def set_password(email: str, password_stdin: bool) -> None:
+    """Give EMAIL a new password (asked for twice) and end all its log-ins to the pages."""
+    try:
+        # Looked up before asking, so a typo in EMAIL does not cost a password prompt.
+        user = service.get_user(email)
+        password = service.check_password(_read_password(password_stdin), email=user.email)
+    except service.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    ended = service.set_password(user, password)
+    click.echo(f"Changed the password of {user.email}; ended {ended} log-in(s) to its pages")
 
 
 @users_cli.command("set-admin")

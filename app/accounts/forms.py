@@ -33,5 +33,20 @@ class SignupForm(FlaskForm):
     )
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired()])
+    password = PasswordField(
+        "New password",
+        validators=[
+            InputRequired(),
+            Length(min=PASSWORD_MIN, max=PASSWORD_MAX, message=PASSWORD_LENGTH),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[InputRequired(), EqualTo("password", message="The passwords differ.")],
+    )
+
+
 class DeleteAccountForm(FlaskForm):
     password = PasswordField("Your password", validators=[InputRequired()])

@@ -21,8 +21,15 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.accounts import service
-from app.accounts.forms import DeleteAccountForm, LoginForm, SignupForm
-from app.accounts.session import login_required, login_user, logout_user, safe_next, session_user
+from app.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm
+from app.accounts.session import (
+    current_session,
+    login_required,
+    login_user,
+    logout_user,
+    safe_next,
+    session_user,
+)
 from app.extensions import db, protect_forms
 from app.keys import service as keys
 from app.keys.forms import CreateKeyForm
@@ -121,12 +128,13 @@ def logout():
     return redirect(url_for("web.index"))
 
 
-def _account_page(*, key_form=None, delete_form=None, new_key=None, status=200):
+def _account_page(*, key_form=None, password_form=None, delete_form=None, new_key=None, status=200):
     user = session_user()
     body = render_template(
         "accounts/account.html",
         user=user,
         key_form=key_form or CreateKeyForm(formdata=None),
+        password_form=password_form or ChangePasswordForm(formdata=None),
         delete_form=delete_form or DeleteAccountForm(formdata=None),
         keys=keys.list_keys(user),
         key_status=keys.key_status,
@@ -190,6 +198,30 @@ def export_data():
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE},
     )
+
+
+@blp.post("/account/password")
+@limiter.limit(LOGIN_IP_LIMIT)
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate():
+        try:
+            service.change_password(
+                session_user(), form.current.data, form.password.data, keep=current_session()
+            )
+        except service.WrongPassword as exc:
+            form.current.errors = [*form.current.errors, str(exc)]
+        except service.AccountError as exc:
+            form.password.errors = [*form.password.errors, str(exc)]
+        else:
+            flash(
+                "Your password is changed. You are still logged in here; "
+                "every other log-in to your account has ended.",
+                "success",
+            )
+            return redirect(url_for("accounts.account", _anchor="password"))
+    return _account_page(password_form=form, status=400)
 
 
 @blp.post("/account/delete")

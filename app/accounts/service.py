@@ -22,7 +22,7 @@ from app.accounts.passwords import (
 )
 from app.extensions import db
 from app.keys.service import describe_key
-from app.models import ApiKey, Consent, OAuthGrant, User, utcnow
+from app.models import ApiKey, Consent, OAuthGrant, User, UserSession, utcnow
 from app.oauth.grants import revoke_grant
 from app.operations import registered
 
@@ -37,6 +37,10 @@ class AccountError(ValueError):
     """Something asked of an account that cannot be done; the message says why."""
 
 
+class WrongPassword(AccountError):
+    """The password given to confirm a change is not the account's."""
+
+
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not email or len(email) > EMAIL_MAX or not _EMAIL_RE.match(email):
@@ -46,7 +50,7 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_password(password: str) -> str:
+def check_password(password: str, email: str | None = None) -> str:
     if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
         raise AccountError(f"Use a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
     return password
@@ -98,6 +102,33 @@ def authenticate(email: str, password: str) -> User | None:
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
+
+
+def end_sessions(user: User, *, keep: UserSession | None = None) -> int:
+    """End the user's log-ins to the web pages, all of them or all but `keep`; how many."""
+    query = sa.delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(UserSession.id != keep.id)
+    return db.session.execute(query).rowcount
+
+
+def set_password(user: User, password: str, *, keep: UserSession | None = None) -> int:
+    """Give the user a new password and end their other sessions (all, without `keep`).
+
+    The password must already be checked. Returns how many sessions ended. API keys and
+    connected apps keep working: each is ended on its own, on the account page.
+    """
+    user.password_hash = hash_password(password)
+    ended = end_sessions(user, keep=keep)
+    db.session.commit()
+    return ended
+
+
+def change_password(user: User, current: str, new: str, *, keep: UserSession | None) -> int:
+    """The account page's change: the current password proves it is the person."""
+    if not verify_password(user.password_hash, current or ""):
+        raise WrongPassword("That is not your current password; nothing was changed.")
+    return set_password(user, check_password(new, email=user.email), keep=keep)
 
 
 def set_admin(user: User, is_admin: bool) -> None:
@@ -154,6 +185,9 @@ def export_data(user: User) -> dict[str, Any]:
     grants = db.session.scalars(
         sa.select(OAuthGrant).where(OAuthGrant.user_id == user.id).order_by(OAuthGrant.id)
     )
+    sessions = db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    )
     return {
         "exported_at": _when(utcnow()),
         "account": {
@@ -181,6 +215,10 @@ def export_data(user: User) -> dict[str, Any]:
                 "revoked_at": _when(grant.revoked_at),
             }
             for grant in grants
+        ],
+        "sessions": [
+            {"started_at": _when(row.created_at), "last_seen_at": _when(row.last_seen_at)}
+            for row in sessions
         ],
     }
 

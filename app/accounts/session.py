@@ -1,16 +1,43 @@
-"""Who is signed in to the web pages (account, consent, admin): a signed session cookie."""
+"""Who is signed in to the web pages (account, consent, admin).
+
+Flask's signed cookie session carries a random token (and Flask-WTF's CSRF token); the server
+keeps only the token's digest, in a `user_sessions` row. The row decides: deleting it ends the
+session for every copy of the cookie, and deleting the user deletes it (ON DELETE CASCADE), so
+a session never outlives its user. A session also ends SESSION_IDLE_MINUTES after its last page
+load and SESSION_MAX_DAYS after the log-in.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, abort, g, redirect, request, session, url_for
+import sqlalchemy as sa
+from flask import (
+    Flask,
+    Request,
+    abort,
+    current_app,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from app.extensions import db
-from app.models import User
+from app.models import User, UserSession, utcnow
+from app.secrets_util import digest
+
+# The key in Flask's cookie session that holds the session token.
+TOKEN_KEY = "sid"
+# last_seen_at is written at most this often, not on every page load: one write a minute per
+# session at most, at the price of an idle session ending up to this much early.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -21,25 +48,80 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def _lifetimes() -> tuple[timedelta, timedelta]:
+    config = current_app.config
+    return timedelta(minutes=config["SESSION_IDLE_MINUTES"]), timedelta(
+        days=config["SESSION_MAX_DAYS"]
+    )
+
+
+def _expired(now: datetime) -> sa.ColumnElement[bool]:
+    """The condition that holds for a session row that has ended by time, as of `now`."""
+    idle, longest = _lifetimes()
+    return sa.or_(UserSession.last_seen_at <= now - idle, UserSession.created_at <= now - longest)
+
+
 def login_user(user: User) -> None:
-    # A new session on every log-in, so a session id planted before log-in is worthless.
+    """Start a new session for `user` in this browser, and forget the user's ended ones."""
+    # Everything of an earlier session goes, so a session planted before log-in is worthless.
     session.clear()
-    session["user_id"] = user.id
+    now = utcnow()
+    # Without a cron job, a user's ended sessions are cleared when the user next logs in.
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id, _expired(now)))
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(user_id=user.id, token_digest=digest(token), created_at=now, last_seen_at=now)
+    )
+    db.session.commit()
+    session[TOKEN_KEY] = token
     session.permanent = True
+    g.pop("user_session", None)
 
 
 def logout_user() -> None:
+    """End this browser's session, for every copy of its cookie."""
+    token = session.get(TOKEN_KEY)
+    if isinstance(token, str):
+        db.session.execute(sa.delete(UserSession).where(UserSession.token_digest == digest(token)))
+        db.session.commit()
     session.clear()
+    g.pop("user_session", None)
+
+
+def current_session() -> UserSession | None:
+    """This browser's live session, or None; a session found ended is deleted."""
+    if "user_session" in g:
+        return g.user_session
+    g.user_session = None
+    token = session.get(TOKEN_KEY)
+    if not isinstance(token, str):
+        return None
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_digest == digest(token)))
+    now = utcnow()
+    idle, longest = _lifetimes()
+    # Statements rather than ORM flushes below: another request (a log-out in another tab) may
+    # have deleted the row meanwhile, and a flush that finds no row raises.
+    if row is None or row.last_seen_at <= now - idle or row.created_at <= now - longest:
+        if row is not None:
+            db.session.execute(sa.delete(UserSession).where(UserSession.id == row.id))
+            db.session.commit()
+        # A stale token stays out of the cookie; the CSRF token in it is kept for the forms.
+        session.pop(TOKEN_KEY, None)
+        return None
+    if row.user.is_demo:
+        return None
+    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+        db.session.execute(
+            sa.update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+        )
+        db.session.commit()
+    g.user_session = row
+    return row
 
 
 def session_user() -> User | None:
-    if "session_user" not in g:
-        user_id = session.get("user_id")
-        user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-        if user is None or user.is_demo:
-            user = None
-        g.session_user = user
-    return g.session_user
+    row = current_session()
+    return row.user if row is not None else None
 
 
 def safe_next(target: str | None, default: str = "/account") -> str:

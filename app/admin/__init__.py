@@ -1,9 +1,13 @@
-"""Admin pages: OAuth clients (the same operations as `flask clients`) and the GPT setup guide."""
+"""Admin pages: OAuth clients (the same operations as `flask clients`), a password reset
+(as `flask users set-password`) and the GPT setup guide."""
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from app.accounts import service as accounts
 from app.accounts.session import admin_required, session_user
 from app.errors import error_response
 from app.extensions import protect_forms
@@ -138,6 +142,30 @@ def delete(client_id: str):
     service.delete_client(client)
     flash(f"Deleted {client.name}; its sign-ins have ended.")
     return redirect(url_for("admin.index"))
+
+
+@blp.post("/admin/users/reset-password")
+@admin_required
+def reset_password():
+    """Ask once more, then give the account a random password, shown once, and end every
+    log-in of it: for a person who forgot theirs, or whose account someone else may be in."""
+    try:
+        user = accounts.get_user(request.form.get("email", ""))
+    except accounts.AccountError as error:
+        flash(str(error), "error")
+        return render_template("admin/index.html", clients=service.list_clients()), 400
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "admin/reset_password.html", user=user, own_account=user == session_user()
+        )
+    password = secrets.token_urlsafe(15)
+    accounts.set_password(user, password)
+    return (
+        render_template("admin/new_password.html", user=user, password=password),
+        200,
+        # The one page that shows the password must not be kept by a browser or proxy.
+        {"Cache-Control": "no-store"},
+    )
 
 
 @blp.get("/setup")

@@ -1,4 +1,4 @@
-"""The models every resource shares: users, API keys and the OAuth records.
+"""The models every resource shares: users, their log-in sessions, API keys, OAuth records.
 
 A resource keeps its own model in its package (app/todos/models.py); the app imports every
 resource (app/resources.py) before Alembic or a query reads the metadata.
@@ -7,6 +7,7 @@ resource (app/resources.py) before Alembic or a query reads the metadata.
 from app.models.apikey import API_KEY_PREFIX, ApiKey
 from app.models.base import Base, utcnow
 from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
+from app.models.session import UserSession
 from app.models.user import DEMO_USER_EMAIL, User
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "OAuthClient",
     "OAuthGrant",
     "User",
+    "UserSession",
     "utcnow",
 ]

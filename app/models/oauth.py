@@ -36,6 +36,7 @@ def chatgpt_callbacks(gpt_id: str) -> list[str]:
 
 class OAuthClient(Base, ClientMixin):
     __tablename__ = "oauth_clients"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -99,6 +100,7 @@ class OAuthClient(Base, ClientMixin):
 
 class AuthorizationCode(Base, AuthorizationCodeMixin):
     __tablename__ = "oauth_authorization_codes"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -140,6 +142,7 @@ class OAuthGrant(Base):
     """One user's authorization of one client, and its refresh token."""
 
     __tablename__ = "oauth_grants"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_pk: Mapped[int] = mapped_column(
@@ -175,6 +178,7 @@ class OAuthGrant(Base):
 
 class AccessToken(Base, TokenMixin):
     __tablename__ = "oauth_access_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     grant_pk: Mapped[int] = mapped_column(
@@ -212,7 +216,7 @@ class Consent(Base):
     """A user's standing permission for a client, so ChatGPT's re-sign-ins skip the question."""
 
     __tablename__ = "oauth_consents"
-    __table_args__ = (sa.UniqueConstraint("user_id", "client_pk"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "client_pk"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

@@ -12,6 +12,8 @@ DEMO_USER_EMAIL = "demo@todo-action.invalid"
 
 class User(Base):
     __tablename__ = "users"
+    # Ids never come back after a delete, on SQLite too: a stale id must name nobody.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)

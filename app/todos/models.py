@@ -14,7 +14,11 @@ NOTES_MAX = 5000
 class Todo(Base):
     __tablename__ = "todos"
     # getTodos pages through one owner's todos by id, filtered by done.
-    __table_args__ = (sa.Index("ix_todos_owner_done_id", "owner_id", "done", "id"),)
+    __table_args__ = (
+        sa.Index("ix_todos_owner_done_id", "owner_id", "done", "id"),
+        # A deleted todo's id never names another todo (SQLite would reuse the largest id).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
