@@ -58,6 +58,13 @@ def test_the_password_is_stored_only_as_an_argon2id_hash(app, client):
         ("ada@example.com", "x" * 9, None, "10 to 256 characters"),
         ("ada@example.com", "x" * 257, None, "10 to 256 characters"),
         ("ada@example.com", PASSWORD, PASSWORD + "!", "passwords differ"),
+        # On the shipped list of common passwords, in any case.
+        ("ada@example.com", "password123", None, "list of common passwords"),
+        ("ada@example.com", "QwertyUIOP", None, "list of common passwords"),
+        ("ada@example.com", "1234567890", None, "list of common passwords"),
+        # The address itself, or the part before the @.
+        ("ada.lovelace@example.com", "Ada.Lovelace@Example.com", None, "your email address"),
+        ("adalovelace1815@example.com", "ADALOVELACE1815", None, "your email address"),
     ],
 )
 def test_sign_up_refuses_bad_input_and_says_why(app, client, email, password, confirm, message):
@@ -66,6 +73,31 @@ def test_sign_up_refuses_bad_input_and_says_why(app, client, email, password, co
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert _users(app) == []
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        # No rules of composition: letters alone, spaces, any script, emoji.
+        "abcdefghijkl",
+        "lazy river otters",
+        "пароль для ады",
+        "🦆🦆🦆🦆🦆 quack quack",
+    ],
+)
+def test_any_long_enough_uncommon_password_is_accepted(app, client, password):
+    response = _signup(client, password=password)
+
+    assert response.status_code == 302, response.text
+    assert _users(app) == ["ada@example.com"]
+
+
+def test_sign_up_says_what_a_password_needs_before_it_is_typed(app, client):
+    page = client.get("/signup").get_data(as_text=True)
+
+    assert "At least 10 characters" in page
+    assert "common passwords and your email address are refused" in page
+    assert 'minlength="10"' in page and 'maxlength="256"' in page
 
 
 def test_passwords_of_10_and_256_characters_are_accepted(app, client):
