@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import time
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -28,15 +31,30 @@ def _signup(client, email="ada@example.com", password=PASSWORD, confirm=None, qu
     return post_form(client, f"/signup{query}", data, page="/signup")
 
 
-def test_sign_up_creates_the_account_and_signs_in(app, client):
+def test_sign_up_creates_the_account_and_sends_to_log_in(app, client):
     response = _signup(client, email="  Ada@Example.COM ")
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/login"
     assert _users(app) == ["ada@example.com"]
+    page = client.get("/login").get_data(as_text=True)
+    assert "Your account is ready: log in with your email address and password." in page
+    assert client.get("/account").status_code == 302
+    log_in(client)
     page = client.get("/account")
     assert page.status_code == 200
     assert "ada@example.com" in page.get_data(as_text=True)
+
+
+def test_sign_up_keeps_where_the_person_was_going(app, client):
+    target = "/oauth/authorize?client_id=tdc_x&response_type=code"
+
+    login_page = _signup(client, query=f"?next={quote(target)}").headers["Location"]
+    response = post_form(
+        client, login_page, {"email": "ada@example.com", "password": PASSWORD}, page=login_page
+    )
+
+    assert response.headers["Location"] == target
 
 
 def test_the_password_is_stored_only_as_an_argon2id_hash(app, client):
@@ -102,21 +120,74 @@ def test_sign_up_says_what_a_password_needs_before_it_is_typed(app, client):
 
 def test_passwords_of_10_and_256_characters_are_accepted(app, client):
     assert _signup(client, email="a@example.com", password="p" * 10).status_code == 302
-    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
     assert _signup(client, email="b@example.com", password="p" * 256).status_code == 302
 
     assert _users(app) == ["a@example.com", "b@example.com"]
 
 
-def test_a_second_sign_up_with_the_same_email_in_other_case_is_refused(app, client):
+def _cookie_shape(response) -> list[str]:
+    """Set-Cookie headers without their values, which are signed and so always differ."""
+    return [re.sub(r"=[^;]*", "=…", c, count=1) for c in response.headers.getlist("Set-Cookie")]
+
+
+def _without_csrf_token(html: str) -> str:
+    return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", html)
+
+
+def _sign_up_as_a_stranger(app, email: str, password: str):
+    """A new browser signs up; the answer, and the log-in page it is sent to."""
+    client = app.test_client()
+    response = _signup(client, email=email, password=password)
+    return response, client.get(response.headers.get("Location", "/login"))
+
+
+def test_sign_up_does_not_tell_whether_an_address_has_an_account(app):
     with app.app_context():
         make_user("ada@example.com")
 
-    response = _signup(client, email="ADA@example.com")
+    taken, taken_next = _sign_up_as_a_stranger(app, "ADA@example.com", "eve's new password")
+    new, new_next = _sign_up_as_a_stranger(app, "bob@example.com", "eve's new password")
 
-    assert response.status_code == 400
-    assert "already exists" in response.get_data(as_text=True)
-    assert _users(app) == ["ada@example.com"]
+    assert taken.status_code == new.status_code == 302
+    assert taken.headers["Location"] == new.headers["Location"] == "/login"
+    assert taken.get_data() == new.get_data()
+    assert _cookie_shape(taken) == _cookie_shape(new)
+    assert sorted(taken.headers.keys()) == sorted(new.headers.keys())
+    assert taken_next.status_code == new_next.status_code == 200
+    assert _without_csrf_token(taken_next.text) == _without_csrf_token(new_next.text)
+    # Neither browser is logged in, and Ada's password is the one she chose.
+    assert _users(app) == ["ada@example.com", "bob@example.com"]
+    blocked = app.test_client()
+    browser(blocked)
+    refused = post_form(
+        blocked, "/login", {"email": "ada@example.com", "password": "eve's new password"}
+    )
+    assert refused.status_code == 401
+    assert log_in(app.test_client(), "ada@example.com", PASSWORD).status_code == 302
+
+
+def test_sign_up_for_a_taken_address_takes_as_long_as_for_a_new_one(production_app):
+    # Full-cost Argon2id: without a hash on the taken branch, it answers many times faster.
+    with production_app.app_context():
+        make_user("ada@example.com")
+    client = production_app.test_client()
+
+    def seconds(email: str) -> float:
+        browser(client)
+        form = {
+            "csrf_token": csrf_token(client.get("/signup").text),
+            "email": email,
+            "password": "a long enough password",
+            "confirm": "a long enough password",
+        }
+        started = time.perf_counter()
+        assert client.post("/signup", data=form).status_code == 302
+        return time.perf_counter() - started
+
+    taken = min(seconds("ada@example.com") for _ in range(3))
+    new = min(seconds(f"new{i}@example.com") for i in range(3))
+
+    assert taken > new / 3, (taken, new)
 
 
 def test_sign_up_when_closed_shows_a_clear_page_and_creates_nothing(database_url, app):

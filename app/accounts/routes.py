@@ -38,6 +38,10 @@ from app.ratelimit import (
 blp = Blueprint("accounts", __name__)
 protect_forms(blp)
 
+SIGNED_UP = (
+    "Your account is ready: log in with your email address and password. If this address "
+    "already had an account, nothing about it changed: log in with the password it has."
+)
 # Pages that show a key or personal data must not be kept by browsers or proxies.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -100,13 +104,14 @@ def signup():
     error = None
     if form.validate_on_submit():
         try:
-            user = service.create_user(form.email.data, form.password.data)
+            service.add_user(form.email.data, form.password.data)
         except service.AccountError as exc:
             error = str(exc)
         else:
-            login_user(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(safe_next(next_url))
+            # One answer whether the address was new or already had an account, so sign-up
+            # cannot tell a stranger who has one; that is also why it does not log in.
+            flash(SIGNED_UP, "success")
+            return redirect(url_for("accounts.login", next=next_url))
     status = 400 if request.method == "POST" else 200
     return (
         render_template("accounts/signup.html", form=form, error=error, next=next_url),

@@ -103,20 +103,32 @@ def list_users() -> list[User]:
     )
 
 
-def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+def add_user(email: str, password: str, *, is_admin: bool = False) -> User | None:
+    """The new account, or None when the address has one already.
+
+    The password is hashed either way, so both answers take the same time: sign-up must not
+    tell a stranger which addresses have an account. Only bad input raises AccountError.
+    """
     email = normalise_email(email)
     check_password(password, email)
-    taken = AccountError("An account with this email already exists.")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise taken
     user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        return None
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         # Two sign-ups for one address at the same moment: the second loses here.
         db.session.rollback()
-        raise taken from None
+        return None
+    return user
+
+
+def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+    """An account made by an operator, who may be told that the address is taken."""
+    user = add_user(email, password, is_admin=is_admin)
+    if user is None:
+        raise AccountError("An account with this email already exists.")
     return user
 
 
