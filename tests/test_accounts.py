@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
@@ -13,7 +14,7 @@ from argon2 import PasswordHasher
 
 from app.accounts.passwords import needs_rehash
 from app.extensions import db
-from app.models import ApiKey, User
+from app.models import ApiKey, AuthAttempt, User, utcnow
 from tests.browser import browser, csrf_token, log_in, post_form
 from tests.conftest import build_app
 from tests.factories import PASSWORD, make_user
@@ -507,6 +508,100 @@ def test_log_ins_from_one_address_are_limited_across_accounts(app, client):
 
     assert statuses == [401] * 20 + [429]
     assert int(client.post("/login", data={"csrf_token": token}).headers["Retry-After"]) > 0
+
+
+def _from_address(app, address: str):
+    """A browser of its own at `address`, as the app sees the client behind its proxy."""
+    client = browser(app.test_client())
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _log_ins(client, times: int, password: str = "wrong password!", email="ada@example.com"):
+    token = csrf_token(client.get("/login").text)
+    data = {"csrf_token": token, "email": email, "password": password}
+    return [client.post("/login", data=data) for _ in range(times)]
+
+
+def _statuses(responses) -> list[int]:
+    return [r.status_code for r in responses]
+
+
+def _add_failures(app, times: int, age: timedelta, address="127.0.0.1", email="ada@example.com"):
+    with app.app_context():
+        at = utcnow() - age
+        db.session.add_all(
+            AuthAttempt(action="log-in", address=address, email=email, created_at=at)
+            for _ in range(times)
+        )
+        db.session.commit()
+
+
+def test_a_stranger_guessing_cannot_lock_the_owner_out(app):
+    with app.app_context():
+        make_user()
+    stranger = _from_address(app, "198.51.100.66")
+
+    assert _statuses(_log_ins(stranger, 11)) == [401] * 10 + [429]
+
+    owner = _from_address(app, "203.0.113.5")
+    assert _statuses(_log_ins(owner, 2)) == [401, 401]
+    assert log_in(owner).headers["Location"] == "/account"
+    assert owner.get("/account").status_code == 200
+    # The stranger's address stays blocked, whatever password it tries now.
+    assert _statuses(_log_ins(stranger, 1, password=PASSWORD)) == [429]
+
+
+def test_a_correct_log_in_forgets_the_mistakes_before_it(app, client):
+    with app.app_context():
+        make_user()
+    browser(client)
+
+    assert _statuses(_log_ins(client, 9)) == [401] * 9
+    log_in(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
+
+    assert _statuses(_log_ins(client, 11)) == [401] * 10 + [429]
+
+
+def test_failed_log_ins_leave_the_minute_window_and_count_in_the_hour(app, client):
+    with app.app_context():
+        make_user()
+    browser(client)
+
+    # Ten failures a minute and a half ago: the minute's limit is free again.
+    _add_failures(app, 10, timedelta(seconds=90))
+    assert _statuses(_log_ins(client, 1)) == [401]
+
+    # Fifty within the hour: the hour's limit holds until the oldest is an hour old.
+    _add_failures(app, 39, timedelta(minutes=30))
+    [refused] = _log_ins(client, 1)
+    assert refused.status_code == 429
+    assert 1700 < int(refused.headers["Retry-After"]) <= 1800 + 5
+
+
+def test_a_refused_log_in_says_when_to_try_again_and_does_not_count(app, client):
+    browser(client)
+    _add_failures(app, 10, timedelta(seconds=20))
+
+    first, second = _log_ins(client, 2)
+
+    assert first.status_code == second.status_code == 429
+    assert 35 <= int(first.headers["Retry-After"]) <= 40
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthAttempt)) == 10
+
+
+def test_attempts_older_than_an_hour_are_deleted_as_new_ones_arrive(app, client):
+    _add_failures(app, 3, timedelta(minutes=61), address="198.51.100.66")
+    _add_failures(app, 2, timedelta(minutes=59), address="198.51.100.66")
+    browser(client)
+
+    _log_ins(client, 1)
+
+    with app.app_context():
+        ages = db.session.scalars(sa.select(AuthAttempt.created_at))
+        assert sorted(utcnow() - at < timedelta(hours=1) for at in ages) == [True] * 3
 
 
 def test_a_form_sent_after_the_session_ended_asks_for_log_in_then_shows_the_account(app, client):

@@ -1,6 +1,7 @@
 """Sign-up, log-in, log-out and the account page: API keys, connected apps, export, deletion.
 
-Every POST here carries a CSRF token (protect_forms); log-in and sign-up are rate limited.
+Every POST here carries a CSRF token (protect_forms); log-in and sign-up attempts are limited
+(app/accounts/attempts.py).
 """
 
 from __future__ import annotations
@@ -20,20 +21,13 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.accounts import service
+from app.accounts import attempts, service
 from app.accounts.forms import DeleteAccountForm, LoginForm, SignupForm
 from app.accounts.session import login_required, login_user, logout_user, safe_next, session_user
 from app.extensions import db, protect_forms
 from app.keys import service as keys
 from app.keys.forms import CreateKeyForm
 from app.models import utcnow
-from app.ratelimit import (
-    LOGIN_ACCOUNT_LIMIT,
-    LOGIN_IP_LIMIT,
-    SIGNUP_IP_LIMIT,
-    limiter,
-    login_account_key,
-)
 
 blp = Blueprint("accounts", __name__)
 protect_forms(blp)
@@ -73,17 +67,18 @@ def format_date(value: datetime) -> str:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_IP_LIMIT, methods=["POST"])
-@limiter.limit(LOGIN_ACCOUNT_LIMIT, methods=["POST"], key_func=login_account_key)
 def login():
     next_url = request.args.get("next")
     if session_user() is not None:
         return redirect(safe_next(next_url))
     form = LoginForm()
     error = None
+    if request.method == "POST":
+        attempt = attempts.record(attempts.LOGIN, form.email.data)
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
+            attempts.logged_in(attempt, form.email.data)
             login_user(user)
             return redirect(safe_next(next_url))
     if request.method == "POST":
@@ -93,7 +88,6 @@ def login():
 
 
 @blp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(SIGNUP_IP_LIMIT, methods=["POST"])
 def signup():
     next_url = request.args.get("next")
     if not current_app.config["SIGNUP_OPEN"]:
@@ -102,6 +96,8 @@ def signup():
         return redirect(safe_next(next_url))
     form = SignupForm()
     error = None
+    if request.method == "POST":
+        attempts.record(attempts.SIGNUP)
     if form.validate_on_submit():
         try:
             service.add_user(form.email.data, form.password.data)

@@ -1,10 +1,11 @@
-"""The models every resource shares: users, API keys and the OAuth records.
+"""The models every resource shares: users, API keys, the OAuth records and sign-in attempts.
 
 A resource keeps its own model in its package (app/todos/models.py); the app imports every
 resource (app/resources.py) before Alembic or a query reads the metadata.
 """
 
 from app.models.apikey import API_KEY_PREFIX, ApiKey
+from app.models.attempt import AuthAttempt
 from app.models.base import Base, utcnow
 from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
 from app.models.user import DEMO_USER_EMAIL, User
@@ -13,6 +14,7 @@ __all__ = [
     "API_KEY_PREFIX",
     "AccessToken",
     "ApiKey",
+    "AuthAttempt",
     "AuthorizationCode",
     "Base",
     "Consent",
