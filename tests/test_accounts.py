@@ -578,6 +578,7 @@ def test_failed_log_ins_leave_the_minute_window_and_count_in_the_hour(app, clien
     [refused] = _log_ins(client, 1)
     assert refused.status_code == 429
     assert 1700 < int(refused.headers["Retry-After"]) <= 1800 + 5
+    assert "Please try again in 30 minutes." in refused.text
 
 
 def test_a_refused_log_in_says_when_to_try_again_and_does_not_count(app, client):
@@ -588,6 +589,7 @@ def test_a_refused_log_in_says_when_to_try_again_and_does_not_count(app, client)
 
     assert first.status_code == second.status_code == 429
     assert 35 <= int(first.headers["Retry-After"]) <= 40
+    assert "Please try again in a minute." in first.text
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthAttempt)) == 10
 

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 
-from app.errors import http_error
 from app.extensions import db
 from app.models import AuthAttempt, utcnow
 
@@ -47,13 +46,26 @@ _RULES: tuple[tuple[str, bool, list[RateLimitItem]], ...] = (
 _KEPT = timedelta(seconds=max(item.get_expiry() for *_, items in _RULES for item in items))
 
 
+class TooManyAttempts(Exception):
+    """An attempt over a limit; the accounts pages answer 429 with Retry-After."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        minutes = math.ceil(self.retry_after / 60)
+        wait = "a minute" if minutes <= 1 else f"{minutes} minutes"
+        return f"There were too many attempts from your address. Please try again in {wait}."
+
+
 def _email(value: str | None) -> str:
     return (value or "").strip().lower()[:254]
 
 
 def record(action: str, email: str | None = None) -> int:
-    """Write an attempt from the client's address and return its id, or raise a 429 (with
-    Retry-After) if it goes over a limit of `action`."""
+    """Write an attempt from the client's address and return its id, or raise TooManyAttempts
+    if it goes over a limit of `action`."""
     now = utcnow()
     address = (get_remote_address() or "")[:64]
     db.session.execute(sa.delete(AuthAttempt).where(AuthAttempt.created_at < now - _KEPT))
@@ -73,11 +85,7 @@ def record(action: str, email: str | None = None) -> int:
     if wait:
         db.session.delete(attempt)
         db.session.commit()
-        raise http_error(
-            429,
-            "Too many attempts from this address; try again later.",
-            {"Retry-After": str(wait)},
-        )
+        raise TooManyAttempts(wait)
     return attempt.id
 
 

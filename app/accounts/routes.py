@@ -56,6 +56,13 @@ def inject_session_user():
     return {"nav_user": nav_user, "has_endpoint": has_endpoint}
 
 
+@blp.errorhandler(attempts.TooManyAttempts)
+def too_many_attempts(error: attempts.TooManyAttempts):
+    # The shared 429 page says "a minute"; these limits can last up to an hour.
+    page = render_template("error.html", title="Too many attempts", message=str(error))
+    return page, 429, {"Retry-After": str(error.retry_after)}
+
+
 @blp.app_template_filter("datetime")
 def format_datetime(value: datetime | None, empty: str = "–") -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else empty
