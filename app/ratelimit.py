@@ -4,7 +4,7 @@ ChatGPT calls from a few shared egress addresses, so nothing on the API or the t
 limited per IP alone: the API is limited per credential (API_RATE_LIMIT, one budget shared by
 all operations; in API-key mode one key serves every user of a GPT, hence the generous
 default; see app.auth.protected) and the token endpoint per client_id. Log-in and sign-up are
-limited per address and per account, against password guessing. Answers carry Flask-Limiter's
+limited in the database instead (app/accounts/attempts.py). Answers carry Flask-Limiter's
 X-RateLimit-* headers, and a refused call its Retry-After (app/errors.py words the 429).
 """
 
@@ -19,9 +19,6 @@ limiter = Limiter(key_func=get_remote_address)
 
 # Loose: every ChatGPT user's sign-in and refresh arrives from a few shared addresses.
 TOKEN_ENDPOINT_IP_LIMIT = "3000 per minute"
-LOGIN_IP_LIMIT = "20 per minute; 200 per hour"
-LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
-SIGNUP_IP_LIMIT = "10 per hour"
 # What the token endpoint's limit is given while it is off: exempt_when skips it before it
 # counts anything.
 _UNUSED = "1 per second"
@@ -48,8 +45,3 @@ def token_client_key() -> str:
     client_id, _ = extract_basic_authorization(request.headers)
     client_id = client_id or request.form.get("client_id") or ""
     return f"client:{client_id[:64]}" if client_id else f"ip:{get_remote_address()}"
-
-
-def login_account_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()[:254]
-    return f"account:{email}" if email else f"ip:{get_remote_address()}"

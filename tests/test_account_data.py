@@ -240,6 +240,7 @@ def test_the_email_of_a_deleted_account_can_sign_up_again(app, client, world):
     )
 
     assert again.status_code == 302
+    log_in(client)
     data = json.loads(_export(client).get_data(as_text=True))
     assert (data["todos"], data["api_keys"], data["connected_apps"]) == ([], [], [])
 

@@ -91,6 +91,8 @@ def test_users_create_reads_the_password_from_stdin(app, cli, client):
         ("ada@example.com", "short", "10 to 256 characters"),
         ("ada@example.com", "x" * 257, "10 to 256 characters"),
         ("ada@example.com", "", "10 to 256 characters"),
+        ("ada@example.com", "Password123", "list of common passwords"),
+        ("ada.lovelace@example.com", "ADA.LOVELACE@EXAMPLE.COM", "your email address"),
     ],
 )
 def test_users_create_refuses_bad_input_in_one_line(app, cli, email, password, message):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms import Field, PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from app.accounts.passwords import PASSWORD_MAX, PASSWORD_MIN
-from app.accounts.service import EMAIL_MAX
+from app.accounts.service import EMAIL_MAX, AccountError, check_password
 
-PASSWORD_LENGTH = f"Use a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters."
+PASSWORD_HINT = (
+    f"At least {PASSWORD_MIN} characters, any you like; common passwords and your email "
+    "address are refused."
+)
 
 
 class LoginForm(FlaskForm):
@@ -20,17 +23,19 @@ class LoginForm(FlaskForm):
 
 class SignupForm(FlaskForm):
     email = StringField("Email", validators=[InputRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField(
-        "Password",
-        validators=[
-            InputRequired(),
-            Length(min=PASSWORD_MIN, max=PASSWORD_MAX, message=PASSWORD_LENGTH),
-        ],
-    )
+    password = PasswordField("Password", validators=[InputRequired()], description=PASSWORD_HINT)
+    # For the browser's own checks (minlength, maxlength); check_password has the last word.
+    password_min, password_max = PASSWORD_MIN, PASSWORD_MAX
     confirm = PasswordField(
         "Repeat the password",
         validators=[InputRequired(), EqualTo("password", message="The passwords differ.")],
     )
+
+    def validate_password(self, field: Field) -> None:
+        try:
+            check_password(field.data, self.email.data)
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class ChangePasswordForm(FlaskForm):

@@ -1,6 +1,7 @@
 """Sign-up, log-in, log-out and the account page: API keys, connected apps, export, deletion.
 
-Every POST here carries a CSRF token (protect_forms); log-in and sign-up are rate limited.
+Every POST here carries a CSRF token (protect_forms); log-in and sign-up attempts are limited
+(app/accounts/attempts.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.accounts import service
+from app.accounts import attempts, service
 from app.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm
 from app.accounts.session import (
     current_session,
@@ -34,17 +35,14 @@ from app.extensions import db, protect_forms
 from app.keys import service as keys
 from app.keys.forms import CreateKeyForm
 from app.models import utcnow
-from app.ratelimit import (
-    LOGIN_ACCOUNT_LIMIT,
-    LOGIN_IP_LIMIT,
-    SIGNUP_IP_LIMIT,
-    limiter,
-    login_account_key,
-)
 
 blp = Blueprint("accounts", __name__)
 protect_forms(blp)
 
+SIGNED_UP = (
+    "Your account is ready: log in with your email address and password. If this address "
+    "already had an account, nothing about it changed: log in with the password it has."
+)
 # Pages that show a key or personal data must not be kept by browsers or proxies.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -65,6 +63,13 @@ def inject_session_user():
     return {"nav_user": nav_user, "has_endpoint": has_endpoint}
 
 
+@blp.errorhandler(attempts.TooManyAttempts)
+def too_many_attempts(error: attempts.TooManyAttempts):
+    # The shared 429 page says "a minute"; these limits can last up to an hour.
+    page = render_template("error.html", title="Too many attempts", message=str(error))
+    return page, 429, {"Retry-After": str(error.retry_after)}
+
+
 @blp.app_template_filter("datetime")
 def format_datetime(value: datetime | None, empty: str = "–") -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else empty
@@ -76,17 +81,18 @@ def format_date(value: datetime) -> str:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_IP_LIMIT, methods=["POST"])
-@limiter.limit(LOGIN_ACCOUNT_LIMIT, methods=["POST"], key_func=login_account_key)
 def login():
     next_url = request.args.get("next")
     if session_user() is not None:
         return redirect(safe_next(next_url))
     form = LoginForm()
     error = None
+    if request.method == "POST":
+        attempt = attempts.record(attempts.LOGIN, form.email.data)
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
+            attempts.logged_in(attempt, form.email.data)
             login_user(user)
             return redirect(safe_next(next_url))
     if request.method == "POST":
@@ -96,7 +102,6 @@ def login():
 
 
 @blp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(SIGNUP_IP_LIMIT, methods=["POST"])
 def signup():
     next_url = request.args.get("next")
     if not current_app.config["SIGNUP_OPEN"]:
@@ -105,15 +110,18 @@ def signup():
         return redirect(safe_next(next_url))
     form = SignupForm()
     error = None
+    if request.method == "POST":
+        attempts.record(attempts.SIGNUP)
     if form.validate_on_submit():
         try:
-            user = service.create_user(form.email.data, form.password.data)
+            service.add_user(form.email.data, form.password.data)
         except service.AccountError as exc:
             error = str(exc)
         else:
-            login_user(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(safe_next(next_url))
+            # One answer whether the address was new or already had an account, so sign-up
+            # cannot tell a stranger who has one; that is also why it does not log in.
+            flash(SIGNED_UP, "success")
+            return redirect(url_for("accounts.login", next=next_url))
     status = 400 if request.method == "POST" else 200
     return (
         render_template("accounts/signup.html", form=form, error=error, next=next_url),
@@ -201,11 +209,13 @@ def export_data():
 
 
 @blp.post("/account/password")
-@limiter.limit(LOGIN_IP_LIMIT)
 @login_required
 def change_password():
     form = ChangePasswordForm()
     if form.validate():
+        # The current password is checked like a log-in's, so a left-open session cannot be
+        # used to guess it faster than the log-in page allows.
+        attempt = attempts.record(attempts.LOGIN, session_user().email)
         try:
             service.change_password(
                 session_user(), form.current.data, form.password.data, keep=current_session()
@@ -213,8 +223,11 @@ def change_password():
         except service.WrongPassword as exc:
             form.current.errors = [*form.current.errors, str(exc)]
         except service.AccountError as exc:
+            # The current password was right: only the new one was refused.
+            attempts.logged_in(attempt, session_user().email)
             form.password.errors = [*form.password.errors, str(exc)]
         else:
+            attempts.logged_in(attempt, session_user().email)
             flash(
                 "Your password is changed. You are still logged in here; "
                 "every other log-in to your account has ended.",

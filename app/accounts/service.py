@@ -6,8 +6,11 @@ message can be shown to the person as it is.
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import date, datetime
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,9 +53,37 @@ def normalise_email(email: str) -> str:
     return email
 
 
+PASSWORD_LENGTH = (
+    f"Use a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters; a few unrelated words "
+    "are easy to remember and hard to guess."
+)
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    # About 20,000 entries: read on first use rather than at import, then kept by the process.
+    data = resources.files("app.accounts") / "data" / "common-passwords.txt.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
 def check_password(password: str, email: str | None = None) -> str:
-    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
-        raise AccountError(f"Use a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    """The password, if NIST SP 800-63B's rules allow it: long enough, not a common password
+    and not the account's email address; any characters, no rules of composition."""
+    password = password or ""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AccountError(PASSWORD_LENGTH)
+    guess = password.strip().lower()
+    if guess in _common_passwords():
+        raise AccountError(
+            "That password is on a list of common passwords that attackers try first; choose "
+            "another, for example a few unrelated words."
+        )
+    email = (email or "").strip().lower()
+    if email and guess in {email, email.partition("@")[0]}:
+        raise AccountError(
+            "Your password must not be your email address or the part before the @; choose another."
+        )
     return password
 
 
@@ -76,20 +107,32 @@ def list_users() -> list[User]:
     )
 
 
-def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+def add_user(email: str, password: str, *, is_admin: bool = False) -> User | None:
+    """The new account, or None when the address has one already.
+
+    The password is hashed either way, so both answers take the same time: sign-up must not
+    tell a stranger which addresses have an account. Only bad input raises AccountError.
+    """
     email = normalise_email(email)
-    check_password(password)
-    taken = AccountError("An account with this email already exists.")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise taken
+    check_password(password, email)
     user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        return None
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         # Two sign-ups for one address at the same moment: the second loses here.
         db.session.rollback()
-        raise taken from None
+        return None
+    return user
+
+
+def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
+    """An account made by an operator, who may be told that the address is taken."""
+    user = add_user(email, password, is_admin=is_admin)
+    if user is None:
+        raise AccountError("An account with this email already exists.")
     return user
 
 

@@ -1,10 +1,12 @@
-"""The models every resource shares: users, their log-in sessions, API keys, OAuth records.
+"""The models every resource shares: users, their log-in sessions, API keys, the OAuth records
+and sign-in attempts.
 
 A resource keeps its own model in its package (app/todos/models.py); the app imports every
 resource (app/resources.py) before Alembic or a query reads the metadata.
 """
 
 from app.models.apikey import API_KEY_PREFIX, ApiKey
+from app.models.attempt import AuthAttempt
 from app.models.base import Base, utcnow
 from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
 from app.models.session import UserSession
@@ -14,6 +16,7 @@ __all__ = [
     "API_KEY_PREFIX",
     "AccessToken",
     "ApiKey",
+    "AuthAttempt",
     "AuthorizationCode",
     "Base",
     "Consent",
