@@ -40,12 +40,9 @@ class SignupForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[InputRequired()])
+    # The rules are sign-up's: service.change_password checks them with the account's email.
     password = PasswordField(
-        "New password",
-        validators=[
-            InputRequired(),
-            Length(min=PASSWORD_MIN, max=PASSWORD_MAX, message=PASSWORD_LENGTH),
-        ],
+        "New password", validators=[InputRequired()], description=PASSWORD_HINT
     )
     confirm = PasswordField(
         "Repeat the new password",
