@@ -11,10 +11,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from app.auth import demo_user
 from app.extensions import db
-from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
+from app.models import AccessToken, AuthorizationCode, OAuthClient, OAuthGrant, utcnow
 from app.oauth.grants import REFRESH_GRACE
 from app.todos.models import Todo
-from tests.factories import make_client
+from tests.browser import post_form
+from tests.factories import PASSWORD, make_client
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
@@ -149,6 +150,61 @@ def test_of_two_concurrent_exchanges_of_a_code_one_gets_tokens(app, user_browser
         thread.join()
 
     assert sorted(r.status_code for r in results) == [200, 400]
+
+
+# Codes and tokens end with what they belong to
+
+
+def _disconnect(app, user_browser, client_id: str) -> None:
+    """The account page's Disconnect button for the app `client_id`."""
+    with app.app_context():
+        pk = db.session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == client_id))
+    response = post_form(user_browser, f"/account/apps/{pk}/disconnect", page="/account")
+    assert response.status_code == 302
+
+
+def test_disconnecting_an_app_kills_its_codes_not_yet_redeemed(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
+    code = get_code(user_browser, client_id)
+    other_code = get_code(user_browser, other_id)
+
+    _disconnect(app, user_browser, client_id)
+
+    response = exchange(app.test_client(), client_id, secret, code)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+    # Only that app's: a code the user gave another app still works.
+    assert exchange(app.test_client(), other_id, other_secret, other_code).status_code == 200
+
+
+def test_deleting_the_account_ends_its_codes_and_tokens(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+    code = get_code(user_browser, client_id)
+
+    deleted = post_form(user_browser, "/account/delete", {"password": PASSWORD}, page="/account")
+    assert deleted.status_code == 302
+
+    assert exchange(app.test_client(), client_id, secret, code).json["error"] == "invalid_grant"
+    assert not token_works(app, token["access_token"])
+    dead = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+    assert dead.json["error"] == "invalid_grant"
+
+
+def test_deleting_a_client_ends_its_codes_and_tokens(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+    code = get_code(user_browser, client_id)
+
+    deleted = app.test_cli_runner().invoke(args=["clients", "delete", client_id, "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+
+    assert exchange(app.test_client(), client_id, secret, code).json["error"] == "invalid_client"
+    assert not token_works(app, token["access_token"])
+    dead = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+    assert dead.json["error"] == "invalid_client"
 
 
 # Stored as digests

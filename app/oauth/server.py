@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccessToken, OAuthClient, OAuthGrant, utcnow
@@ -53,17 +55,23 @@ def save_token(token: dict, request) -> None:
         db.session.execute(_UPDATE_GRANT, {"grant_id": grant.id, **changes})
         grant_id = grant.id
     else:
-        grant_id = db.session.scalar(
-            _INSERT_GRANT,
-            {
-                "client_pk": request.client.id,
-                "user_id": request.user.id,
-                "code_id": request.authorization_code.id,
-                "scope": token.get("scope", ""),
-                "refresh_token_digest": digest(token["refresh_token"]),
-                "created_at": now,
-            },
-        )
+        try:
+            grant_id = db.session.scalar(
+                _INSERT_GRANT,
+                {
+                    "client_pk": request.client.id,
+                    "user_id": request.user.id,
+                    "code_id": request.authorization_code.id,
+                    "scope": token.get("scope", ""),
+                    "refresh_token_digest": digest(token["refresh_token"]),
+                    "created_at": now,
+                },
+            )
+        except IntegrityError:
+            # The code was deleted while it was being exchanged: the user disconnected the app
+            # or deleted the account in the meantime, and no sign-in may come of it.
+            db.session.rollback()
+            raise InvalidGrantError() from None
     db.session.execute(
         _INSERT_ACCESS_TOKEN,
         {
