@@ -411,6 +411,32 @@ def test_a_public_client_revokes_with_its_client_id_alone(app, user_browser):
     assert not token_works(app, token["access_token"])
 
 
+def test_an_unsupported_token_type_hint_is_a_400_and_revokes_nothing(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+
+    response = revoke(
+        app.test_client(), client_id, secret, token["access_token"], token_type_hint="id_token"
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_token_type"
+    assert set(response.json) <= {"error", "error_description"}
+    assert token_works(app, token["access_token"])
+
+
+def test_a_wrong_but_known_hint_still_revokes(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+
+    response = revoke(
+        app.test_client(), client_id, secret, token["refresh_token"], token_type_hint="access_token"
+    )
+
+    assert response.status_code == 200
+    assert not token_works(app, token["access_token"])
+
+
 def test_revoking_an_unknown_token_answers_200(app, chatgpt):
     client_id, secret = chatgpt
     assert revoke(app.test_client(), client_id, secret, "tda_not-a-token").status_code == 200

@@ -15,7 +15,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnsupportedTokenTypeError,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 
@@ -159,8 +164,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         pass
 
 
+class UnsupportedTokenType(UnsupportedTokenTypeError):
+    # Authlib files this error under 401, as if the client had failed to authenticate; RFC 7009
+    # 2.2.1 answers it as every other error of RFC 6749 section 5.2, with 400.
+    status_code = 400
+
+
 class RevocationEndpoint(BaseRevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def check_params(self, request, client) -> None:
+        # A hint naming a type this server never issues (an id_token, say) is refused, not
+        # ignored: the client asked to revoke something it cannot hold. A known hint that is
+        # wrong is no error; query_token looks under both types (RFC 7009 2.1).
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError:
+            raise UnsupportedTokenType() from None
 
     def query_token(self, token_string: str, token_type_hint: str | None):
         token_digest = digest(token_string)
