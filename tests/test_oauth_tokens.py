@@ -11,7 +11,13 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from app.auth import demo_user
 from app.extensions import db
-from app.models import AccessToken, AuthorizationCode, OAuthClient, OAuthGrant, utcnow
+from app.models import (
+    AccessToken,
+    AuthorizationCode,
+    OAuthClient,
+    RefreshToken,
+    utcnow,
+)
 from app.oauth.grants import REFRESH_GRACE
 from app.todos.models import Todo
 from tests.browser import post_form
@@ -349,6 +355,17 @@ def _public_sign_in(app, user_browser) -> tuple[str, dict]:
     return client_id, response.json
 
 
+def _after_the_grace_window(app) -> None:
+    """Move every rotation back past the grace window: the next use comes much later."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.rotated_at.is_not(None))
+            .values(rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+
 def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user_browser):
     client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
@@ -371,7 +388,7 @@ def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(a
     client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
     rotated = refresh(server, client_id, None, token["refresh_token"]).json
-    _set(app, OAuthGrant, refresh_rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+    _after_the_grace_window(app)
 
     reuse = refresh(server, client_id, None, token["refresh_token"])
 
@@ -381,6 +398,64 @@ def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(a
     assert not token_works(app, rotated["access_token"])
     assert not token_works(app, token["access_token"])
     assert refresh(server, client_id, None, rotated["refresh_token"]).status_code == 400
+
+
+def test_a_retry_in_the_grace_window_gets_a_refresh_token_that_keeps_working(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    assert refresh(server, client_id, None, token["refresh_token"]).status_code == 200
+    # That response was lost; the client tries again with the token it has.
+
+    retry = refresh(server, client_id, None, token["refresh_token"])
+
+    assert retry.status_code == 200, retry.json
+    kept = retry.json.get("refresh_token", token["refresh_token"])
+    _after_the_grace_window(app)
+    later = refresh(server, client_id, None, kept)
+    assert later.status_code == 200, later.json
+    assert token_works(app, later.json["access_token"])
+
+
+def test_concurrent_refreshes_of_a_public_client_each_get_a_working_refresh_token(
+    app, user_browser
+):
+    client_id, token = _public_sign_in(app, user_browser)
+    start = threading.Barrier(2)
+    results: list = [None, None]
+
+    def refresh_in_thread(index: int) -> None:
+        server = app.test_client()
+        start.wait()
+        results[index] = refresh(server, client_id, None, token["refresh_token"])
+
+    threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
+    _after_the_grace_window(app)
+    for result in results:
+        assert token_works(app, result.json["access_token"])
+        kept = result.json.get("refresh_token", token["refresh_token"])
+        later = refresh(app.test_client(), client_id, None, kept)
+        assert later.status_code == 200, later.json
+
+
+def test_reusing_a_refresh_token_rotated_out_twice_ends_the_grant(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    second = refresh(server, client_id, None, token["refresh_token"]).json
+    third = refresh(server, client_id, None, second["refresh_token"]).json
+    _after_the_grace_window(app)
+
+    reuse = refresh(server, client_id, None, token["refresh_token"])
+
+    assert reuse.status_code == 400
+    assert reuse.json["error"] == "invalid_grant"
+    assert not token_works(app, third["access_token"])
+    assert refresh(server, client_id, None, third["refresh_token"]).status_code == 400
 
 
 # Revocation (RFC 7009)
@@ -409,6 +484,26 @@ def test_a_public_client_revokes_with_its_client_id_alone(app, user_browser):
 
     assert response.status_code == 200
     assert not token_works(app, token["access_token"])
+
+
+@pytest.mark.parametrize("rotations", [1, 2])
+def test_revoking_a_rotated_out_refresh_token_ends_the_sign_in(app, user_browser, rotations):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    issued = [token]
+    for _ in range(rotations):
+        issued.append(refresh(server, client_id, None, issued[-1]["refresh_token"]).json)
+
+    response = app.test_client().post(
+        "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
+    )
+
+    assert response.status_code == 200
+    for each in issued:
+        assert not token_works(app, each["access_token"])
+    latest = refresh(server, client_id, None, issued[-1]["refresh_token"])
+    assert latest.status_code == 400
+    assert latest.json["error"] == "invalid_grant"
 
 
 def test_an_unsupported_token_type_hint_is_a_400_and_revokes_nothing(app, user_browser, chatgpt):

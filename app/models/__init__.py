@@ -6,7 +6,14 @@ resource (app/resources.py) before Alembic or a query reads the metadata.
 
 from app.models.apikey import API_KEY_PREFIX, ApiKey
 from app.models.base import Base, utcnow
-from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
+from app.models.oauth import (
+    AccessToken,
+    AuthorizationCode,
+    Consent,
+    OAuthClient,
+    OAuthGrant,
+    RefreshToken,
+)
 from app.models.user import DEMO_USER_EMAIL, User
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "DEMO_USER_EMAIL",
     "OAuthClient",
     "OAuthGrant",
+    "RefreshToken",
     "User",
     "utcnow",
 ]

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AccessToken, OAuthClient, OAuthGrant, utcnow
+from app.models import AccessToken, OAuthClient, OAuthGrant, RefreshToken, utcnow
 from app.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
@@ -40,20 +40,8 @@ def save_token(token: dict, request) -> None:
     # statements themselves on the token endpoint's every call.
     now = utcnow()
     if request.payload.grant_type == "refresh_token":
-        grant: OAuthGrant = request.refresh_token
-        changes: dict = {"last_refreshed_at": now}
-        if "refresh_token" in token:
-            # A public client's rotation: the old token lives on for the grace window.
-            changes.update(
-                previous_refresh_token_digest=grant.refresh_token_digest,
-                refresh_token_digest=digest(token["refresh_token"]),
-                refresh_rotated_at=now,
-            )
-        elif not getattr(grant, "in_grace_window", False):
-            # Confidential clients keep their refresh token; say so by sending it back.
-            token["refresh_token"] = request.form["refresh_token"]
-        db.session.execute(_UPDATE_GRANT, {"grant_id": grant.id, **changes})
-        grant_id = grant.id
+        grant_id = request.refresh_token.grant_pk
+        db.session.execute(_UPDATE_GRANT, {"grant_id": grant_id, "last_refreshed_at": now})
     else:
         try:
             grant_id = db.session.scalar(
@@ -63,7 +51,6 @@ def save_token(token: dict, request) -> None:
                     "user_id": request.user.id,
                     "code_id": request.authorization_code.id,
                     "scope": token.get("scope", ""),
-                    "refresh_token_digest": digest(token["refresh_token"]),
                     "created_at": now,
                 },
             )
@@ -72,6 +59,14 @@ def save_token(token: dict, request) -> None:
             # or deleted the account in the meantime, and no sign-in may come of it.
             db.session.rollback()
             raise InvalidGrantError() from None
+    if "refresh_token" in token:
+        db.session.execute(
+            _INSERT_REFRESH_TOKEN,
+            {"grant_pk": grant_id, "digest": digest(token["refresh_token"]), "issued_at": now},
+        )
+    elif request.payload.grant_type == "refresh_token":
+        # Confidential clients keep their refresh token; say so by sending it back.
+        token["refresh_token"] = request.form["refresh_token"]
     db.session.execute(
         _INSERT_ACCESS_TOKEN,
         {
@@ -89,6 +84,7 @@ def save_token(token: dict, request) -> None:
 _grants = OAuthGrant.__table__
 _UPDATE_GRANT = sa.update(_grants).where(_grants.c.id == sa.bindparam("grant_id"))
 _INSERT_GRANT = sa.insert(_grants).returning(_grants.c.id)
+_INSERT_REFRESH_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_ACCESS_TOKEN = sa.insert(AccessToken.__table__)
 
 
