@@ -21,7 +21,7 @@ from app.models import (
 from app.oauth.grants import REFRESH_GRACE
 from app.todos.models import Todo
 from tests.browser import post_form
-from tests.factories import PASSWORD, make_client
+from tests.factories import GPT_ID, PASSWORD, make_client
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
@@ -183,6 +183,26 @@ def test_disconnecting_an_app_kills_its_codes_not_yet_redeemed(app, user_browser
     assert response.json["error"] == "invalid_grant"
     # Only that app's: a code the user gave another app still works.
     assert exchange(app.test_client(), other_id, other_secret, other_code).status_code == 200
+
+
+def test_a_callback_no_longer_allowed_gets_nothing_for_its_codes(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user_browser, client_id)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["clients", "add-redirect", client_id, "https://gpt.example/cb"])
+    other_code = get_code(user_browser, client_id, "https://gpt.example/cb")
+
+    removed = runner.invoke(args=["clients", "remove-redirect", client_id, GPT_ID])
+    assert removed.exit_code == 0, removed.output
+
+    response = exchange(app.test_client(), client_id, secret, code)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+    # A code sent to a callback still allowed works.
+    allowed = exchange(
+        app.test_client(), client_id, secret, other_code, redirect_uri="https://gpt.example/cb"
+    )
+    assert allowed.status_code == 200, allowed.json
 
 
 def test_deleting_the_account_ends_its_codes_and_tokens(app, user_browser, chatgpt):

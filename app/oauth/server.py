@@ -36,6 +36,17 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict, request) -> None:
+    try:
+        _store_token(token, request)
+    except IntegrityError:
+        # What the token hangs on (its code, grant, client or user) was deleted while it was
+        # being issued: the app was disconnected, or the account or client deleted, meanwhile.
+        # No sign-in may come of that, and the answer is OAuth's, not the API's 409.
+        db.session.rollback()
+        raise InvalidGrantError() from None
+
+
+def _store_token(token: dict, request) -> None:
     # Core statements in the session's transaction: the ORM's unit of work cost more than the
     # statements themselves on the token endpoint's every call.
     now = utcnow()
@@ -43,22 +54,16 @@ def save_token(token: dict, request) -> None:
         grant_id = request.refresh_token.grant_pk
         db.session.execute(_UPDATE_GRANT, {"grant_id": grant_id, "last_refreshed_at": now})
     else:
-        try:
-            grant_id = db.session.scalar(
-                _INSERT_GRANT,
-                {
-                    "client_pk": request.client.id,
-                    "user_id": request.user.id,
-                    "code_id": request.authorization_code.id,
-                    "scope": token.get("scope", ""),
-                    "created_at": now,
-                },
-            )
-        except IntegrityError:
-            # The code was deleted while it was being exchanged: the user disconnected the app
-            # or deleted the account in the meantime, and no sign-in may come of it.
-            db.session.rollback()
-            raise InvalidGrantError() from None
+        grant_id = db.session.scalar(
+            _INSERT_GRANT,
+            {
+                "client_pk": request.client.id,
+                "user_id": request.user.id,
+                "code_id": request.authorization_code.id,
+                "scope": token.get("scope", ""),
+                "created_at": now,
+            },
+        )
     if "refresh_token" in token:
         db.session.execute(
             _INSERT_REFRESH_TOKEN,
