@@ -15,6 +15,7 @@ from app.models import (
     Consent,
     OAuthClient,
     OAuthGrant,
+    RefreshToken,
     User,
     UserSession,
 )
@@ -154,7 +155,7 @@ def test_export_holds_nobody_elses_data_and_no_secret_or_digest(app, client, wor
         digests = [
             *db.session.scalars(sa.select(ApiKey.digest)),
             *db.session.scalars(sa.select(AccessToken.digest)),
-            *db.session.scalars(sa.select(OAuthGrant.refresh_token_digest)),
+            *db.session.scalars(sa.select(RefreshToken.digest)),
             *db.session.scalars(sa.select(AuthorizationCode.code_digest)),
             *db.session.scalars(sa.select(User.password_hash)),
             *db.session.scalars(sa.select(UserSession.token_digest)),
@@ -186,6 +187,9 @@ def _owned_rows(user_id: int) -> dict[str, int]:
         "oauth_access_tokens": count(
             sa.select(AccessToken.id).where(AccessToken.grant_pk.in_(grants))
         ),
+        "oauth_refresh_tokens": count(
+            sa.select(RefreshToken.id).where(RefreshToken.grant_pk.in_(grants))
+        ),
         "oauth_authorization_codes": count(
             sa.select(AuthorizationCode.id).where(AuthorizationCode.user_id == user_id)
         ),
@@ -196,10 +200,11 @@ def _owned_rows(user_id: int) -> dict[str, int]:
 
 def _orphans() -> int:
     grants = sa.select(OAuthGrant.id)
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(AccessToken)
-        .where(AccessToken.grant_pk.not_in(grants))
+    return sum(
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(model).where(model.grant_pk.not_in(grants))
+        )
+        for model in (AccessToken, RefreshToken)
     )
 
 

@@ -10,6 +10,7 @@ from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
 from tests.conftest import TEST_DATABASE_URL
+from tests.oauth_helpers import refresh, sign_in, token_works
 
 
 def _differences(app):
@@ -41,3 +42,19 @@ def test_on_sqlite_every_table_with_an_id_uses_autoincrement(app):
     for table in db.metadata.sorted_tables:
         if "id" in table.c and table.c.id.primary_key:
             assert "AUTOINCREMENT" in tables[table.name], table.name
+
+
+def test_a_sign_in_made_before_an_upgrade_keeps_working_after_it(app, account, chatgpt):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+    with app.app_context():
+        # Back to where a grant held its refresh token itself, and forward again.
+        downgrade(revision="0007")
+        upgrade()
+        db.session.remove()
+
+    refreshed = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+
+    assert refreshed.status_code == 200, refreshed.json
+    assert token_works(app, refreshed.json["access_token"])
+    assert token_works(app, token["access_token"])

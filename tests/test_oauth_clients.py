@@ -455,6 +455,7 @@ def test_junk_revocation_requests_are_refused_without_a_500(app, chatgpt):
     hinted = server.post(
         "/oauth/revoke", data={"token": "x", "token_type_hint": "id_token"}, headers=auth
     )
+    assert hinted.status_code == 400
     assert hinted.json["error"] == "unsupported_token_type"
     assert server.post("/oauth/revoke", json={"token": "x"}, headers=auth).status_code == 400
     huge = server.post("/oauth/revoke", data={"token": "x" * 200_000}, headers=auth)

@@ -11,10 +11,17 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from app.auth import demo_user
 from app.extensions import db
-from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
+from app.models import (
+    AccessToken,
+    AuthorizationCode,
+    OAuthClient,
+    RefreshToken,
+    utcnow,
+)
 from app.oauth.grants import REFRESH_GRACE
 from app.todos.models import Todo
-from tests.factories import make_client
+from tests.browser import post_form
+from tests.factories import GPT_ID, PASSWORD, make_client
 from tests.oauth_helpers import (
     CALLBACK,
     OLD_CALLBACK,
@@ -149,6 +156,81 @@ def test_of_two_concurrent_exchanges_of_a_code_one_gets_tokens(app, user_browser
         thread.join()
 
     assert sorted(r.status_code for r in results) == [200, 400]
+
+
+# Codes and tokens end with what they belong to
+
+
+def _disconnect(app, user_browser, client_id: str) -> None:
+    """The account page's Disconnect button for the app `client_id`."""
+    with app.app_context():
+        pk = db.session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == client_id))
+    response = post_form(user_browser, f"/account/apps/{pk}/disconnect", page="/account")
+    assert response.status_code == 302
+
+
+def test_disconnecting_an_app_kills_its_codes_not_yet_redeemed(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    with app.app_context():
+        other_id, other_secret = make_client("Other GPT")
+    code = get_code(user_browser, client_id)
+    other_code = get_code(user_browser, other_id)
+
+    _disconnect(app, user_browser, client_id)
+
+    response = exchange(app.test_client(), client_id, secret, code)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+    # Only that app's: a code the user gave another app still works.
+    assert exchange(app.test_client(), other_id, other_secret, other_code).status_code == 200
+
+
+def test_a_callback_no_longer_allowed_gets_nothing_for_its_codes(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    code = get_code(user_browser, client_id)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["clients", "add-redirect", client_id, "https://gpt.example/cb"])
+    other_code = get_code(user_browser, client_id, "https://gpt.example/cb")
+
+    removed = runner.invoke(args=["clients", "remove-redirect", client_id, GPT_ID])
+    assert removed.exit_code == 0, removed.output
+
+    response = exchange(app.test_client(), client_id, secret, code)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+    # A code sent to a callback still allowed works.
+    allowed = exchange(
+        app.test_client(), client_id, secret, other_code, redirect_uri="https://gpt.example/cb"
+    )
+    assert allowed.status_code == 200, allowed.json
+
+
+def test_deleting_the_account_ends_its_codes_and_tokens(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+    code = get_code(user_browser, client_id)
+
+    deleted = post_form(user_browser, "/account/delete", {"password": PASSWORD}, page="/account")
+    assert deleted.status_code == 302
+
+    assert exchange(app.test_client(), client_id, secret, code).json["error"] == "invalid_grant"
+    assert not token_works(app, token["access_token"])
+    dead = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+    assert dead.json["error"] == "invalid_grant"
+
+
+def test_deleting_a_client_ends_its_codes_and_tokens(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+    code = get_code(user_browser, client_id)
+
+    deleted = app.test_cli_runner().invoke(args=["clients", "delete", client_id, "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+
+    assert exchange(app.test_client(), client_id, secret, code).json["error"] == "invalid_client"
+    assert not token_works(app, token["access_token"])
+    dead = refresh(app.test_client(), client_id, secret, token["refresh_token"])
+    assert dead.json["error"] == "invalid_client"
 
 
 # Stored as digests
@@ -293,6 +375,17 @@ def _public_sign_in(app, user_browser) -> tuple[str, dict]:
     return client_id, response.json
 
 
+def _after_the_grace_window(app) -> None:
+    """Move every rotation back past the grace window: the next use comes much later."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.rotated_at.is_not(None))
+            .values(rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+
 def test_a_public_clients_refresh_token_rotates_with_a_grace_window(app, user_browser):
     client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
@@ -315,7 +408,7 @@ def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(a
     client_id, token = _public_sign_in(app, user_browser)
     server = app.test_client()
     rotated = refresh(server, client_id, None, token["refresh_token"]).json
-    _set(app, OAuthGrant, refresh_rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+    _after_the_grace_window(app)
 
     reuse = refresh(server, client_id, None, token["refresh_token"])
 
@@ -325,6 +418,64 @@ def test_reusing_a_rotated_refresh_token_after_the_grace_window_ends_the_grant(a
     assert not token_works(app, rotated["access_token"])
     assert not token_works(app, token["access_token"])
     assert refresh(server, client_id, None, rotated["refresh_token"]).status_code == 400
+
+
+def test_a_retry_in_the_grace_window_gets_a_refresh_token_that_keeps_working(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    assert refresh(server, client_id, None, token["refresh_token"]).status_code == 200
+    # That response was lost; the client tries again with the token it has.
+
+    retry = refresh(server, client_id, None, token["refresh_token"])
+
+    assert retry.status_code == 200, retry.json
+    kept = retry.json.get("refresh_token", token["refresh_token"])
+    _after_the_grace_window(app)
+    later = refresh(server, client_id, None, kept)
+    assert later.status_code == 200, later.json
+    assert token_works(app, later.json["access_token"])
+
+
+def test_concurrent_refreshes_of_a_public_client_each_get_a_working_refresh_token(
+    app, user_browser
+):
+    client_id, token = _public_sign_in(app, user_browser)
+    start = threading.Barrier(2)
+    results: list = [None, None]
+
+    def refresh_in_thread(index: int) -> None:
+        server = app.test_client()
+        start.wait()
+        results[index] = refresh(server, client_id, None, token["refresh_token"])
+
+    threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
+    _after_the_grace_window(app)
+    for result in results:
+        assert token_works(app, result.json["access_token"])
+        kept = result.json.get("refresh_token", token["refresh_token"])
+        later = refresh(app.test_client(), client_id, None, kept)
+        assert later.status_code == 200, later.json
+
+
+def test_reusing_a_refresh_token_rotated_out_twice_ends_the_grant(app, user_browser):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    second = refresh(server, client_id, None, token["refresh_token"]).json
+    third = refresh(server, client_id, None, second["refresh_token"]).json
+    _after_the_grace_window(app)
+
+    reuse = refresh(server, client_id, None, token["refresh_token"])
+
+    assert reuse.status_code == 400
+    assert reuse.json["error"] == "invalid_grant"
+    assert not token_works(app, third["access_token"])
+    assert refresh(server, client_id, None, third["refresh_token"]).status_code == 400
 
 
 # Revocation (RFC 7009)
@@ -349,6 +500,52 @@ def test_a_public_client_revokes_with_its_client_id_alone(app, user_browser):
 
     response = app.test_client().post(
         "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
+    )
+
+    assert response.status_code == 200
+    assert not token_works(app, token["access_token"])
+
+
+@pytest.mark.parametrize("rotations", [1, 2])
+def test_revoking_a_rotated_out_refresh_token_ends_the_sign_in(app, user_browser, rotations):
+    client_id, token = _public_sign_in(app, user_browser)
+    server = app.test_client()
+    issued = [token]
+    for _ in range(rotations):
+        issued.append(refresh(server, client_id, None, issued[-1]["refresh_token"]).json)
+
+    response = app.test_client().post(
+        "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
+    )
+
+    assert response.status_code == 200
+    for each in issued:
+        assert not token_works(app, each["access_token"])
+    latest = refresh(server, client_id, None, issued[-1]["refresh_token"])
+    assert latest.status_code == 400
+    assert latest.json["error"] == "invalid_grant"
+
+
+def test_an_unsupported_token_type_hint_is_a_400_and_revokes_nothing(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+
+    response = revoke(
+        app.test_client(), client_id, secret, token["access_token"], token_type_hint="id_token"
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_token_type"
+    assert set(response.json) <= {"error", "error_description"}
+    assert token_works(app, token["access_token"])
+
+
+def test_a_wrong_but_known_hint_still_revokes(app, user_browser, chatgpt):
+    client_id, secret = chatgpt
+    token = exchange(app.test_client(), client_id, secret, get_code(user_browser, client_id)).json
+
+    response = revoke(
+        app.test_client(), client_id, secret, token["refresh_token"], token_type_hint="access_token"
     )
 
     assert response.status_code == 200

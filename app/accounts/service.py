@@ -25,7 +25,7 @@ from app.accounts.passwords import (
 )
 from app.extensions import db
 from app.keys.service import describe_key
-from app.models import ApiKey, Consent, OAuthGrant, User, UserSession, utcnow
+from app.models import ApiKey, AuthorizationCode, Consent, OAuthGrant, User, UserSession, utcnow
 from app.oauth.grants import revoke_grant
 from app.operations import registered
 
@@ -188,12 +188,20 @@ def connected_apps(user: User) -> list[Consent]:
 
 
 def disconnect_app(user: User, client_pk: int) -> str | None:
-    """Forget the user's consent for a client and end every grant it holds at once.
+    """Forget the user's consent for a client, its codes, and end every grant it holds at once.
 
     Returns the client's name, or None when the user had not connected it.
     """
     consent = db.session.scalar(
         sa.select(Consent).where(Consent.user_id == user.id, Consent.client_pk == client_pk)
+    )
+    # Codes go first, used ones too: a code not yet exchanged would start a new sign-in, and an
+    # exchange under way when its code disappears fails on the grant's foreign key (see
+    # app/oauth/server.py) or, if it got there first, is among the grants read below.
+    db.session.execute(
+        sa.delete(AuthorizationCode).where(
+            AuthorizationCode.user_id == user.id, AuthorizationCode.client_pk == client_pk
+        )
     )
     grants = list(
         db.session.scalars(
@@ -203,6 +211,7 @@ def disconnect_app(user: User, client_pk: int) -> str | None:
         )
     )
     if consent is None and not grants:
+        db.session.rollback()
         return None
     name = consent.client.name if consent is not None else grants[0].client.name
     for grant in grants:

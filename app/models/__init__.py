@@ -8,7 +8,14 @@ resource (app/resources.py) before Alembic or a query reads the metadata.
 from app.models.apikey import API_KEY_PREFIX, ApiKey
 from app.models.attempt import AuthAttempt
 from app.models.base import Base, utcnow
-from app.models.oauth import AccessToken, AuthorizationCode, Consent, OAuthClient, OAuthGrant
+from app.models.oauth import (
+    AccessToken,
+    AuthorizationCode,
+    Consent,
+    OAuthClient,
+    OAuthGrant,
+    RefreshToken,
+)
 from app.models.session import UserSession
 from app.models.user import DEMO_USER_EMAIL, User
 
@@ -23,6 +30,7 @@ __all__ = [
     "DEMO_USER_EMAIL",
     "OAuthClient",
     "OAuthGrant",
+    "RefreshToken",
     "User",
     "UserSession",
     "utcnow",

@@ -1,8 +1,8 @@
 """The OAuth 2 provider's records, implementing Authlib's client, code and token interfaces.
 
 A *grant* is one user's authorization of one client: it is created when a code is exchanged,
-holds the refresh token, and owns every access token issued under it. Revoking the grant (its
-refresh token, a replayed code, or "disconnect" on the account page) ends all of them at once.
+and owns every refresh and access token issued under it. Revoking the grant (any of its refresh
+tokens, a replayed code, or "disconnect" on the account page) ends all of them at once.
 Every token, code and client secret is stored only as a SHA-256 digest.
 """
 
@@ -154,10 +154,6 @@ class OAuthGrant(Base):
         sa.ForeignKey("oauth_authorization_codes.id", ondelete="SET NULL"), index=True
     )
     scope: Mapped[str] = mapped_column(sa.String(255))
-    refresh_token_digest: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    # Public clients rotate refresh tokens; the previous one is honoured briefly (see grants.py).
-    previous_refresh_token_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    refresh_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -165,15 +161,41 @@ class OAuthGrant(Base):
     client: Mapped[OAuthClient] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
 
-    # What Authlib's refresh grant and revocation endpoint ask of a "token".
-    def check_client(self, client: OAuthClient) -> bool:
-        return self.client_pk == client.id
-
-    def get_scope(self) -> str:
-        return self.scope
-
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class RefreshToken(Base):
+    """A refresh token of a grant.
+
+    A confidential client keeps one for the life of its grant. A public client's is replaced at
+    each use, and the replaced ones are kept (`rotated_at` set), so that one used again later is
+    recognised as a copy in other hands, and revoking it still ends its grant (RFC 9700 4.14).
+    """
+
+    __tablename__ = "oauth_refresh_tokens"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_pk: Mapped[int] = mapped_column(
+        sa.ForeignKey("oauth_grants.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When it was first used to get its successor; None while it is the one to use.
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    grant: Mapped[OAuthGrant] = relationship(lazy="joined")
+
+    # What Authlib's refresh grant and revocation endpoint ask of a "token".
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.grant.client_pk == client.id
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+    def is_revoked(self) -> bool:
+        return self.grant.is_revoked()
 
 
 class AccessToken(Base, TokenMixin):

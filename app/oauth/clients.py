@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import OAuthClient
+from app.models import AuthorizationCode, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE, GPT_ID_RE
 from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
@@ -135,6 +135,17 @@ def remove_redirect(client: OAuthClient, value: str) -> None:
         client.gpt_ids = [g for g in client.gpt_ids if g != value]
     else:
         raise ClientError(f"{value} is not a redirect URI or GPT id of this client")
+    # A code already sent to that callback would still buy tokens for the rest of its life.
+    # One issued without a redirect_uri went to the default of the time, which may be the one
+    # removed, so it goes too; ChatGPT always names its callback.
+    codes = db.session.scalars(
+        sa.select(AuthorizationCode).where(
+            AuthorizationCode.client_pk == client.id, AuthorizationCode.used_at.is_(None)
+        )
+    )
+    for code in codes:
+        if not (code.redirect_uri and client.check_redirect_uri(code.redirect_uri)):
+            db.session.delete(code)
     db.session.commit()
 
 

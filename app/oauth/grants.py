@@ -5,8 +5,11 @@ Where Authlib's defaults differ from ChatGPT's behaviour:
   (the editor's "Token Exchange Method" picks one), `none` for public clients;
 - PKCE: S256 only; optional for confidential clients (ChatGPT sends none), required for public;
 - refresh tokens: issued always; for confidential clients they do not rotate, so two racing
-  refreshes or a retry after a lost response never sign the user out. Public clients rotate, and
-  the previous token keeps working for REFRESH_GRACE, then reusing it revokes the grant;
+  refreshes or a retry after a lost response never sign the user out. Public clients get a new
+  one with every refresh. A replaced token still works for REFRESH_GRACE, and each use of it
+  gets a new refresh token of its own as well, so that of two racing refreshes, or a retry after
+  a lost response, every answer carries a refresh token that works next time; used again after
+  that, it revokes the grant (RFC 9700 4.14.2);
 - a replayed code revokes everything issued from it.
 """
 
@@ -15,12 +18,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnsupportedTokenTypeError,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint as BaseRevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from app.extensions import db
-from app.models import AccessToken, AuthorizationCode, OAuthGrant, utcnow
+from app.models import AccessToken, AuthorizationCode, OAuthGrant, RefreshToken, utcnow
 from app.secrets_util import digest
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -115,57 +123,71 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return authorization_code.user
 
 
-# Built once: every refresh runs at least the first.
-_GRANT_BY_REFRESH_TOKEN = sa.select(OAuthGrant).where(
-    OAuthGrant.refresh_token_digest == sa.bindparam("digest")
-)
-_GRANT_BY_PREVIOUS_REFRESH_TOKEN = sa.select(OAuthGrant).where(
-    OAuthGrant.previous_refresh_token_digest == sa.bindparam("digest")
+# Built once: every refresh runs it.
+_REFRESH_TOKEN_BY_DIGEST = sa.select(RefreshToken).where(
+    RefreshToken.digest == sa.bindparam("digest")
 )
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
-    def authenticate_refresh_token(self, refresh_token: str) -> OAuthGrant | None:
-        token_digest = {"digest": digest(refresh_token)}
-        grant = db.session.scalar(_GRANT_BY_REFRESH_TOKEN, token_digest)
-        if grant is not None:
-            return None if grant.is_revoked() else grant
-        # A public client's previous refresh token, after rotation.
-        grant = db.session.scalar(_GRANT_BY_PREVIOUS_REFRESH_TOKEN, token_digest)
-        if grant is None or grant.is_revoked():
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        token = db.session.scalar(_REFRESH_TOKEN_BY_DIGEST, {"digest": digest(refresh_token)})
+        if token is None or token.is_revoked():
             return None
-        if grant.refresh_rotated_at and utcnow() - grant.refresh_rotated_at <= REFRESH_GRACE:
-            grant.in_grace_window = True
-            return grant
-        # Reuse long after rotation means two parties hold the token: stop both.
-        revoke_grant(grant)
+        if token.rotated_at is None or utcnow() - token.rotated_at <= REFRESH_GRACE:
+            return token
+        # Used again long after it was replaced: two parties hold this sign-in; stop both.
+        revoke_grant(token.grant)
         db.session.commit()
         return None
 
-    def issue_token(self, user, refresh_token: OAuthGrant):
+    def issue_token(self, user, refresh_token: RefreshToken):
         scope = self.request.payload.scope or refresh_token.get_scope()
-        rotate = self.request.client.is_public and not getattr(
-            refresh_token, "in_grace_window", False
+        return self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.request.client.is_public
         )
-        return self.generate_token(user=user, scope=scope, include_refresh_token=rotate)
 
-    def authenticate_user(self, refresh_token: OAuthGrant):
-        return refresh_token.user
+    def authenticate_user(self, refresh_token: RefreshToken):
+        return refresh_token.grant.user
 
-    def revoke_old_credential(self, refresh_token: OAuthGrant) -> None:
-        # Confidential clients keep their refresh token; a rotation is recorded in save_token.
-        pass
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        if not self.request.client.is_public:
+            return  # confidential clients keep their refresh token
+        # Only the first use counts: the grace window runs from it, however many racing or
+        # retried requests used the token after it.
+        db.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.id == refresh_token.id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=utcnow())
+        )
+        db.session.commit()
+
+
+class UnsupportedTokenType(UnsupportedTokenTypeError):
+    # Authlib files this error under 401, as if the client had failed to authenticate; RFC 7009
+    # 2.2.1 answers it as every other error of RFC 6749 section 5.2, with 400.
+    status_code = 400
 
 
 class RevocationEndpoint(BaseRevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
+    def check_params(self, request, client) -> None:
+        # A hint naming a type this server never issues (an id_token, say) is refused, not
+        # ignored: the client asked to revoke something it cannot hold. A known hint that is
+        # wrong is no error; query_token looks under both types (RFC 7009 2.1).
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError:
+            raise UnsupportedTokenType() from None
+
     def query_token(self, token_string: str, token_type_hint: str | None):
         token_digest = digest(token_string)
         by_access = sa.select(AccessToken).where(AccessToken.digest == token_digest)
-        by_refresh = sa.select(OAuthGrant).where(OAuthGrant.refresh_token_digest == token_digest)
+        # Replaced refresh tokens too: revoking any token of a sign-in ends it.
+        by_refresh = sa.select(RefreshToken).where(RefreshToken.digest == token_digest)
         # The hint only orders the look-ups (RFC 7009 2.1).
         order = (
             [by_refresh, by_access]
@@ -182,8 +204,8 @@ class RevocationEndpoint(BaseRevocationEndpoint):
         return None
 
     def revoke_token(self, token, request) -> None:
-        if isinstance(token, OAuthGrant):
-            revoke_grant(token)
+        if isinstance(token, RefreshToken):
+            revoke_grant(token.grant)
         else:
             token.revoked_at = token.revoked_at or utcnow()
         db.session.commit()

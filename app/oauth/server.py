@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AccessToken, OAuthClient, OAuthGrant, utcnow
+from app.models import AccessToken, OAuthClient, OAuthGrant, RefreshToken, utcnow
 from app.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
@@ -34,24 +36,23 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict, request) -> None:
+    try:
+        _store_token(token, request)
+    except IntegrityError:
+        # What the token hangs on (its code, grant, client or user) was deleted while it was
+        # being issued: the app was disconnected, or the account or client deleted, meanwhile.
+        # No sign-in may come of that, and the answer is OAuth's, not the API's 409.
+        db.session.rollback()
+        raise InvalidGrantError() from None
+
+
+def _store_token(token: dict, request) -> None:
     # Core statements in the session's transaction: the ORM's unit of work cost more than the
     # statements themselves on the token endpoint's every call.
     now = utcnow()
     if request.payload.grant_type == "refresh_token":
-        grant: OAuthGrant = request.refresh_token
-        changes: dict = {"last_refreshed_at": now}
-        if "refresh_token" in token:
-            # A public client's rotation: the old token lives on for the grace window.
-            changes.update(
-                previous_refresh_token_digest=grant.refresh_token_digest,
-                refresh_token_digest=digest(token["refresh_token"]),
-                refresh_rotated_at=now,
-            )
-        elif not getattr(grant, "in_grace_window", False):
-            # Confidential clients keep their refresh token; say so by sending it back.
-            token["refresh_token"] = request.form["refresh_token"]
-        db.session.execute(_UPDATE_GRANT, {"grant_id": grant.id, **changes})
-        grant_id = grant.id
+        grant_id = request.refresh_token.grant_pk
+        db.session.execute(_UPDATE_GRANT, {"grant_id": grant_id, "last_refreshed_at": now})
     else:
         grant_id = db.session.scalar(
             _INSERT_GRANT,
@@ -60,10 +61,17 @@ def save_token(token: dict, request) -> None:
                 "user_id": request.user.id,
                 "code_id": request.authorization_code.id,
                 "scope": token.get("scope", ""),
-                "refresh_token_digest": digest(token["refresh_token"]),
                 "created_at": now,
             },
         )
+    if "refresh_token" in token:
+        db.session.execute(
+            _INSERT_REFRESH_TOKEN,
+            {"grant_pk": grant_id, "digest": digest(token["refresh_token"]), "issued_at": now},
+        )
+    elif request.payload.grant_type == "refresh_token":
+        # Confidential clients keep their refresh token; say so by sending it back.
+        token["refresh_token"] = request.form["refresh_token"]
     db.session.execute(
         _INSERT_ACCESS_TOKEN,
         {
@@ -81,6 +89,7 @@ def save_token(token: dict, request) -> None:
 _grants = OAuthGrant.__table__
 _UPDATE_GRANT = sa.update(_grants).where(_grants.c.id == sa.bindparam("grant_id"))
 _INSERT_GRANT = sa.insert(_grants).returning(_grants.c.id)
+_INSERT_REFRESH_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_ACCESS_TOKEN = sa.insert(AccessToken.__table__)
 
 

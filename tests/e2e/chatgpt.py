@@ -35,7 +35,7 @@ GPT_HEADERS = {
 @dataclass
 class OAuthClientCredentials:
     client_id: str
-    client_secret: str
+    client_secret: str | None  # None for a public client
 
 
 @contextmanager
@@ -82,10 +82,15 @@ def browser(server: Server) -> RouterBrowser:
 
 
 def sign_in(
-    server: Server, user: requests.Session, credentials: OAuthClientCredentials, email: str
+    server: Server,
+    user: requests.Session,
+    credentials: OAuthClientCredentials,
+    email: str,
+    **params: str,
 ) -> str:
     """The "Sign in to <host>" button: authorize, log in if needed, Allow; returns the code
-    ChatGPT's callback receives, after checking the state came back unchanged."""
+    ChatGPT's callback receives, after checking the state came back unchanged. `params` are
+    added to the authorize link (a public client's PKCE challenge)."""
     state = str(uuid.uuid4())
     query = {
         "response_type": "code",
@@ -93,6 +98,7 @@ def sign_in(
         "redirect_uri": CALLBACK,
         "scope": "",
         "state": state,
+        **params,
     }
     # Pages compare the Referer with the https origin the router reports.
     referer = {"Referer": f"https://{urlsplit(server.url).netloc}/"}

@@ -6,13 +6,33 @@ once in process, and the other OAuth tests there take one step each.
 
 from __future__ import annotations
 
-import pytest
+import threading
+from datetime import timedelta
 
+import pytest
+import sqlalchemy as sa
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from app.extensions import db
+from app.models import RefreshToken, utcnow
+from app.oauth.grants import REFRESH_GRACE
 from app.operations import all_scopes
-from tests.e2e.chatgpt import browser, call, exchange, seed, sign_in, token_request
+from tests.e2e.chatgpt import (
+    OAuthClientCredentials,
+    browser,
+    call,
+    exchange,
+    seed,
+    server_database,
+    sign_in,
+    token_request,
+)
 from tests.e2e.conftest import Server, module_servers, reuse
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
-from tests.oauth_helpers import bearer
+from tests.factories import make_client, make_user
+from tests.oauth_helpers import CALLBACK, bearer
+
+VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +199,67 @@ def test_unregistered_callback_gets_no_redirect(oauth_server):
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert f"clients add-gpt {credentials.client_id} g-other" in response.text
+
+
+def test_racing_refreshes_of_a_public_client_each_get_a_refresh_token_that_works(oauth_server):
+    with server_database(oauth_server):
+        make_user("ada@example.com")
+        credentials = OAuthClientCredentials(*make_client("Todo GPT", public=True))
+    challenge = create_s256_code_challenge(VERIFIER)
+    code = sign_in(
+        oauth_server,
+        browser(oauth_server),
+        credentials,
+        "ada@example.com",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    signed_in = token_request(
+        oauth_server,
+        credentials,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": VERIFIER,
+        },
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    refresh_token = signed_in.json()["refresh_token"]
+    # Both requests go out at once, to whichever of the two workers takes each.
+    start = threading.Barrier(2)
+    results: list = [None, None]
+
+    def refresh_in_thread(index: int) -> None:
+        start.wait()
+        results[index] = token_request(
+            oauth_server,
+            credentials,
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+        )
+
+    threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+    # The next refresh comes an hour later, long past the grace window.
+    with server_database(oauth_server):
+        db.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.rotated_at.is_not(None))
+            .values(rotated_at=utcnow() - REFRESH_GRACE - timedelta(seconds=1))
+        )
+        db.session.commit()
+    for result in results:
+        assert "refresh_token" in result.json(), result.json()
+        access = bearer(result.json()["access_token"])
+        assert call(oauth_server, "GET", "/todos", access).status_code == 200
+        later = token_request(
+            oauth_server,
+            credentials,
+            {"grant_type": "refresh_token", "refresh_token": result.json()["refresh_token"]},
+        )
+        assert later.status_code == 200, later.text
