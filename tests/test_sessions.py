@@ -92,6 +92,7 @@ def test_a_deleted_accounts_cookie_never_acts_as_the_next_account(app, user_brow
     bob = browser(app.test_client())
     data = {"email": "bob@example.com", "password": PASSWORD, "confirm": PASSWORD}
     assert post_form(bob, "/signup", data, page="/signup").status_code == 302
+    log_in(bob, "bob@example.com")
 
     page = stolen.get("/account")
 
@@ -109,7 +110,10 @@ def test_a_deleted_users_id_is_never_given_to_the_next_user(app, client):
             return db.session.scalar(sa.select(User.id).where(User.email == email))
 
     ada = sign_up("ada@example.com")
+    log_in(client)
     post_form(client, "/account/delete", {"password": PASSWORD}, page="/account")
+    with app.app_context():
+        assert db.session.get(User, ada) is None
 
     assert sign_up("bob@example.com") > ada
 
