@@ -179,7 +179,9 @@ def _route(blp: Blueprint, operation: Operation) -> None:
         except OperationError as error:
             if error.field is None:
                 abort(error.status, message=error.message)
-            errors = {operation.location: {error.field: [error.message]}}
+            errors = [
+                {"location": operation.location, "field": error.field, "message": error.message}
+            ]
             abort(error.status, message=error.message, errors=errors)
 
     view.__name__ = operation.name

@@ -57,13 +57,13 @@ def _assert_error(response, status: int) -> dict:
     assert isinstance(body["status"], str) and body["status"]
     assert isinstance(body["message"], str) and body["message"].strip()
     if "errors" in body:
-        # The documented shape: {location: {field: [message, ...]}}.
-        for location, fields in body["errors"].items():
-            assert isinstance(location, str)
-            assert isinstance(fields, dict), body["errors"]
-            for name, messages in fields.items():
-                assert isinstance(name, str)
-                assert messages and all(isinstance(m, str) and m for m in messages)
+        # The documented shape: [{location, field, message}], field null for a whole location.
+        assert isinstance(body["errors"], list) and body["errors"]
+        for error in body["errors"]:
+            assert set(error) == {"location", "field", "message"}, error
+            assert error["location"] in ("json", "query", "path")
+            assert error["field"] is None or (isinstance(error["field"], str) and error["field"])
+            assert isinstance(error["message"], str) and error["message"]
     assert len(response.get_data(as_text=True)) < RESPONSE_LIMIT
     return body
 
@@ -199,8 +199,9 @@ def test_bad_request_gets_a_clear_error_and_changes_nothing(
     body = _assert_error(response, status)
     if named:
         location, field = named.split(".")
-        assert field in body["errors"][location]
-        assert field in body["message"] or field == "_schema"
+        field = None if field == "_schema" else field
+        assert (location, field) in {(e["location"], e["field"]) for e in body["errors"]}
+        assert field is None or field in body["message"]
     assert _database_state(app) == before
 
 
@@ -255,7 +256,10 @@ def test_every_unknown_field_is_named(api, app, todo):
     response = api.patch(f"/todos/{todo['id']}", json={"done": True, "color": 1, "tags": []})
 
     body = _assert_error(response, 422)
-    assert set(body["errors"]["json"]) == {"color", "tags"}
+    assert {(e["location"], e["field"]) for e in body["errors"]} == {
+        ("json", "color"),
+        ("json", "tags"),
+    }
     assert "color" in body["message"] and "tags" in body["message"]
     assert _database_state(app) == before
 

@@ -117,7 +117,9 @@ def test_domain_errors_become_the_api_envelope_with_their_status(client, token):
         "message": "That word was said before.",
     }
     assert invalid.status_code == 400
-    assert invalid.json["errors"] == {"json": {"word": ["Only letters can be said back."]}}
+    assert invalid.json["errors"] == [
+        {"location": "json", "field": "word", "message": "Only letters can be said back."}
+    ]
 
 
 def test_a_scope_the_resource_does_not_declare_is_refused_at_declaration():
