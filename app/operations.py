@@ -38,6 +38,7 @@ from flask_smorest import Blueprint, abort
 
 from app.auth import current_user, protected
 from app.extensions import db
+from app.json_body import ArgumentsParser
 from app.models import User
 
 # What an operation that checks credentials may answer besides its own responses.
@@ -46,6 +47,10 @@ AUTH_ERRORS = {
     403: "The credential lacks a needed scope",
     429: "Too many requests; retry after the Retry-After seconds",
 }
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
 
 
 class OperationError(Exception):
@@ -113,7 +118,7 @@ class Resource:
     operations: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.blueprint = Blueprint(self.name, self.import_name, description=self.description)
+        self.blueprint = _Blueprint(self.name, self.import_name, description=self.description)
         self.blueprint.before_request(_require_json_body)
 
     def operation(
