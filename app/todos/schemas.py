@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import marshmallow as ma
@@ -38,6 +39,23 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+class StrictDate(fields.Date):
+    """A calendar date written YYYY-MM-DD only, as the spec says: marshmallow also reads the
+    other ISO 8601 forms Python's date.fromisoformat knows (20300101, 2030-W01-1)."""
+
+    DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    PATTERN = f"^{DIGITS.pattern}$"
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not self.DIGITS.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Title(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -59,7 +77,7 @@ def notes_field() -> fields.String:
 
 
 def due_field() -> fields.Date:
-    return fields.Date(
+    return StrictDate(
         allow_none=True,
         metadata={"description": "Due date as YYYY-MM-DD, or null for none."},
     )
@@ -113,7 +131,7 @@ class TodoQueryArgsSchema(ma.Schema):
             "description": "Only todos whose title or notes contain this text, ignoring case."
         },
     )
-    due_before = fields.Date(
+    due_before = StrictDate(
         metadata={"description": "Only todos due before this date (YYYY-MM-DD)."}
     )
     limit = fields.Integer(
