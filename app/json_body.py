@@ -67,7 +67,11 @@ class Request(FlaskRequest):
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' Flask parser, reading JSON bodies with `request.get_json`."""
+    """webargs' Flask parser, reading JSON bodies with `request.get_json`, and refusing query
+    arguments the operation does not declare, as JSON bodies refuse unknown fields: the spec
+    lists every argument, and a misspelt one would otherwise be ignored without a word."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
     def load_json(self, req: FlaskRequest, schema: ma.Schema) -> Any:
         # No body, or not JSON, is "nothing given", as webargs' own reader answers.

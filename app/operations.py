@@ -22,7 +22,10 @@ credential check, the rate limit, the argument parsing and the response dump in 
 order); app/spec makes the action spec (operationId, x-openai-isConsequential, per-mode
 security, `security: []` for an operation that declares no scopes); `all_scopes()` feeds the
 consent and key pages and the OAuth metadata; the account export and the privacy page list
-what each resource stores. `parameters` documents path parameters beyond their converter.
+what each resource stores. `parameters` documents path parameters beyond their converter;
+`links` names, by operationId, the operations whose parameters the success response fills in
+(OpenAPI links: `{"getTodo": {"todo_id": "$response.body#/id"}}`), which contract testers
+follow from one call to the next.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class Operation:
     status: int
     errors: Mapping[int, str]
     parameters: tuple[dict, ...]
+    links: Mapping[str, Mapping[str, str]]
 
     @property
     def name(self) -> str:
@@ -135,6 +139,7 @@ class Resource:
         status: int = 200,
         errors: Mapping[int, str] | None = None,
         parameters: Iterable[dict] = (),
+        links: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Callable[[Callable], Callable]:
         """Declare the decorated work function as an operation, and route it."""
 
@@ -152,6 +157,7 @@ class Resource:
                 status=status,
                 errors=dict(errors or {}),
                 parameters=tuple(parameters),
+                links=dict(links or {}),
             )
             unknown = set(operation.scopes) - set(self.scopes)
             if unknown:
@@ -199,10 +205,17 @@ def _route(blp: Blueprint, operation: Operation) -> None:
     view = protected(operation.scopes)(view)
     for status, description in AUTH_ERRORS.items():
         view = blp.alt_response(status, schema="Error", description=description)(view)
-    view = blp.doc(
-        operationId=operation.operation_id,
-        **{"x-openai-isConsequential": operation.consequential},
-    )(view)
+    doc: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "x-openai-isConsequential": operation.consequential,
+    }
+    if operation.links:
+        links = {
+            target: {"operationId": target, "parameters": dict(parameters)}
+            for target, parameters in operation.links.items()
+        }
+        doc["responses"] = {operation.status: {"links": links}}
+    view = blp.doc(**doc)(view)
     blp.route(
         operation.path,
         methods=[operation.method],
