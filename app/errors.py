@@ -24,7 +24,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from app.extensions import db
@@ -195,6 +195,15 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             http_error(409, "The request conflicts with data that already exists.")
         )
+
+    @app.errorhandler(DataError)
+    def value_refused(error: DataError) -> Any:
+        # A value the database cannot hold (a number out of its range, text it cannot read as
+        # the column's type) came from the request past its validation: the request's fault,
+        # not the server's, and nothing was written.
+        db.session.rollback()
+        log.warning("value refused by the database: %s", error.orig.__class__.__name__)
+        return error_response(http_error(400, "A value in the request is out of range."))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Any:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import User
 from app.todos.models import Todo
+from tests.browser import post_form
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 RESPONSE_LIMIT = 100_000
@@ -352,3 +353,14 @@ def test_no_query_value_causes_a_server_error(api, param):
         assert response.status_code in (200, 400, 422), (param, value)
         if response.status_code != 200:
             _assert_error(response, response.status_code)
+
+
+@pytest.mark.parametrize("path", ["/account/keys/{id}/revoke", "/account/apps/{id}/disconnect"])
+@pytest.mark.parametrize("id_", [2**31, 2**63, 10**30], ids=["int32+1", "int64+1", "30 digits"])
+def test_page_ids_past_the_database_integer_range_are_404(app, user_browser, path, id_):
+    before = _database_state(app)
+
+    response = post_form(user_browser, path.format(id=id_), page="/account")
+
+    assert response.status_code == 404
+    assert _database_state(app) == before

@@ -13,7 +13,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.extensions import casefolded, db
-from app.models import User
+from app.models import ID_MAX, User
 from app.operations import Invalid, NotFound, Resource
 from app.todos.models import Todo
 from app.todos.schemas import (
@@ -47,9 +47,8 @@ todos = Resource(
 RESPONSE_CHAR_BUDGET = 90_000
 # Ids, flags, dates and key names of one todo, with room to spare.
 _TODO_FIXED_CHARS = 300
-# Ids are 32-bit on every database; a larger one names no todo (and would be an error on
-# PostgreSQL rather than no row).
-TODO_ID_MAX = 2**31 - 1
+# A larger id names no todo, and is never sent to the database (see ID_MAX).
+TODO_ID_MAX = ID_MAX
 TODO_ID = {
     "in": "path",
     "name": "todo_id",
