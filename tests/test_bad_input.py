@@ -364,3 +364,14 @@ def test_page_ids_past_the_database_integer_range_are_404(app, user_browser, pat
 
     assert response.status_code == 404
     assert _database_state(app) == before
+
+
+@pytest.mark.parametrize("last_id", [2**31 - 1, 2**31, 2**40, 10**18 - 1])
+def test_a_cursor_past_every_id_is_an_empty_last_page(api, todo, last_id, caplog):
+    cursor = _cursor(f"v1:{last_id}".encode())
+
+    response = api.get("/todos", query_string={"cursor": cursor, "q": "Secret words"})
+
+    assert response.status_code == 200
+    assert response.json == {"todos": [], "next_cursor": None}
+    assert "Secret words" not in caplog.text
