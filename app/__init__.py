@@ -41,9 +41,10 @@ def configure_app(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"] == database_uri(None):
         # The default SQLite file lives in instance/, which a fresh clone does not have.
         Path(app.instance_path).mkdir(exist_ok=True)
-    # Non-ASCII text counts once against ChatGPT's 100,000-character limit, not as \uXXXX.
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    from app.json_body import JSONProvider, Request
+
+    app.json = JSONProvider(app)
+    app.request_class = Request
     # privacy.html lives at the repository root, where operators look for it.
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(REPO_ROOT))])
     hops = app.config["TRUSTED_PROXY_HOPS"]

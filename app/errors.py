@@ -14,7 +14,9 @@ turned into their HTTP error first, with a Retry-After where trying again helps.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -22,7 +24,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
 from app.extensions import db
@@ -31,32 +33,30 @@ log = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER = 5  # seconds
 
 
+class FieldErrorSchema(ma.Schema):
+    """One thing wrong with one input."""
+
+    location = fields.String(
+        metadata={"description": "Where the input is: json (the body), query or path."}
+    )
+    field = fields.String(
+        allow_none=True,
+        metadata={"description": "The input's name; null when the message is about all of it."},
+    )
+    message = fields.String(metadata={"description": "What is wrong with it."})
+
+
 class ErrorSchema(ma.Schema):
     """The body of every error the API answers with."""
 
     code = fields.Integer(metadata={"description": "HTTP status code."})
     status = fields.String(metadata={"description": "HTTP status name."})
     message = fields.String(metadata={"description": "What went wrong, in one sentence."})
-    errors = fields.Dict(
-        keys=fields.String(),
-        values=fields.Dict(
-            keys=fields.String(),
-            values=fields.List(fields.String()),
-            # An object schema without properties draws a warning from ChatGPT's importer.
-            metadata={"properties": {}},
-        ),
-        metadata={
-            "description": "Per input field messages, by location (json, query).",
-            "properties": {
-                location: {
-                    "type": "object",
-                    "description": f"Messages for fields of the {location}, by field name.",
-                    "properties": {},
-                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                }
-                for location in ("json", "query")
-            },
-        },
+    # A list of objects rather than a map by field name: ChatGPT's importer reads a map (an
+    # object whose properties are not known in advance) as an object without properties.
+    errors = fields.List(
+        fields.Nested(FieldErrorSchema),
+        metadata={"description": "Each input at fault, with what is wrong with it."},
     )
 
 
@@ -123,9 +123,9 @@ def error_response(error: HTTPException):
         current_app.extensions["todo_action_api"], error
     )
     if "errors" in payload:
-        payload["errors"] = _bounded_errors(payload["errors"])
+        payload["errors"] = _listed_errors(payload["errors"])
     if "message" not in payload:
-        payload["message"] = _summary(payload.get("errors")) or _DEFAULT_MESSAGES.get(
+        payload["message"] = _summary(payload.get("errors", [])) or _DEFAULT_MESSAGES.get(
             code, error.description or error.name
         )
     return jsonify(payload), code, headers
@@ -133,48 +133,54 @@ def error_response(error: HTTPException):
 
 # Field names come from the request body, so their number and length are the caller's to pick;
 # echoed back unbounded they could push an error past ChatGPT's 100,000-character limit.
-_MAX_ERROR_FIELDS = 20
+_MAX_ERRORS = 20
 _MAX_ERROR_NAME = 100
 _MAX_ERROR_MESSAGES = 3
 _MAX_ERROR_MESSAGE = 300
 
 
-def _bounded_errors(errors: object) -> dict[str, dict[str, list[str]]]:
-    """The documented shape, {location: {field: [message]}}, and small whatever the input.
+def _listed_errors(errors: object) -> list[dict[str, str | None]]:
+    """The documented shape, [{location, field, message}], and small whatever the input.
 
-    Messages about a whole location (webargs' "Invalid JSON body." is a bare list) go under
-    `_schema`, as marshmallow puts schema-level messages.
+    Errors raised in this app come in that shape already; webargs and marshmallow report
+    {location: {field: [message]}}. A message about a whole location (webargs' "Invalid JSON
+    body." is a bare list, marshmallow's schema-level ones come under `_schema`) has a null
+    field.
     """
-    if not isinstance(errors, dict):
-        errors = {"_schema": errors}
-    bounded: dict[str, dict[str, list[str]]] = {}
+    if isinstance(errors, dict):
+        entries: Iterable[Any] = _from_map(errors)
+    elif isinstance(errors, list):
+        entries = (e for e in errors if isinstance(e, dict))
+    else:
+        entries = [{"location": "json", "field": None, "message": errors}]
+    return [
+        {
+            "location": str(entry.get("location"))[:_MAX_ERROR_NAME],
+            "field": None if entry.get("field") is None else str(entry["field"])[:_MAX_ERROR_NAME],
+            "message": str(entry.get("message"))[:_MAX_ERROR_MESSAGE],
+        }
+        for entry in itertools.islice(entries, _MAX_ERRORS)
+    ]
+
+
+def _from_map(errors: dict) -> Iterator[dict[str, Any]]:
     for location, fields_ in errors.items():
         if not isinstance(fields_, dict):
-            fields_ = {"_schema": fields_}
-        entries: dict[str, list[str]] = {}
-        for name, messages in list(fields_.items())[:_MAX_ERROR_FIELDS]:
-            if not isinstance(messages, list):
-                messages = [messages]
-            entries[str(name)[:_MAX_ERROR_NAME]] = [
-                str(m)[:_MAX_ERROR_MESSAGE] for m in messages[:_MAX_ERROR_MESSAGES]
-            ]
-        bounded[str(location)[:_MAX_ERROR_NAME]] = entries
-    return bounded
+            fields_ = {None: fields_}
+        for name, messages in fields_.items():
+            field = None if name == "_schema" else name
+            for message in (
+                messages[:_MAX_ERROR_MESSAGES] if isinstance(messages, list) else [messages]
+            ):
+                yield {"location": location, "field": field, "message": message}
 
 
-def _summary(errors: object) -> str | None:
+def _summary(errors: list[dict[str, str | None]]) -> str | None:
     """One line naming each bad input, e.g. `json.title: Missing data for required field.`"""
-    if not isinstance(errors, dict):
-        return None
-    parts = []
-    for location, fields_ in errors.items():
-        if isinstance(fields_, dict):
-            for name, messages in fields_.items():
-                text = " ".join(messages) if isinstance(messages, list) else str(messages)
-                where = location if name == "_schema" else f"{location}.{name}"
-                parts.append(f"{where}: {text}")
-        elif isinstance(fields_, list):
-            parts.append(f"{location}: {' '.join(map(str, fields_))}")
+    parts = [
+        f"{e['location']}{'.' + e['field'] if e['field'] is not None else ''}: {e['message']}"
+        for e in errors
+    ]
     return ("Invalid input. " + " ".join(parts))[:1000] if parts else None
 
 
@@ -200,6 +206,15 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             http_error(409, "The request conflicts with data that already exists.")
         )
+
+    @app.errorhandler(DataError)
+    def value_refused(error: DataError) -> Any:
+        # A value the database cannot hold (a number out of its range, text it cannot read as
+        # the column's type) came from the request past its validation: the request's fault,
+        # not the server's, and nothing was written.
+        db.session.rollback()
+        log.warning("value refused by the database: %s", error.orig.__class__.__name__)
+        return error_response(http_error(400, "A value in the request is out of range."))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Any:

@@ -15,7 +15,9 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from app.models.base import Base
 
-db = SQLAlchemy(model_class=Base)
+# A failed statement's parameters are what a request sent (search text, titles) or digests of
+# credentials: they stay out of error messages and so out of every log line.
+db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
 
 
 def init_db(app: Flask) -> None:

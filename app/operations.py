@@ -22,7 +22,10 @@ credential check, the rate limit, the argument parsing and the response dump in 
 order); app/spec makes the action spec (operationId, x-openai-isConsequential, per-mode
 security, `security: []` for an operation that declares no scopes); `all_scopes()` feeds the
 consent and key pages and the OAuth metadata; the account export and the privacy page list
-what each resource stores. `parameters` documents path parameters beyond their converter.
+what each resource stores. `parameters` documents path parameters beyond their converter;
+`links` names, by operationId, the operations whose parameters the success response fills in
+(OpenAPI links: `{"getTodo": {"todo_id": "$response.body#/id"}}`), which contract testers
+follow from one call to the next.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from flask_smorest import Blueprint, abort
 
 from app.auth import current_user, protected
 from app.extensions import db
+from app.json_body import ArgumentsParser
 from app.models import User
 
 # What an operation that checks credentials may answer besides its own responses.
@@ -46,6 +50,10 @@ AUTH_ERRORS = {
     403: "The credential lacks a needed scope",
     429: "Too many requests; retry after the Retry-After seconds",
 }
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
 
 
 class OperationError(Exception):
@@ -87,6 +95,7 @@ class Operation:
     status: int
     errors: Mapping[int, str]
     parameters: tuple[dict, ...]
+    links: Mapping[str, Mapping[str, str]]
 
     @property
     def name(self) -> str:
@@ -113,7 +122,7 @@ class Resource:
     operations: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.blueprint = Blueprint(self.name, self.import_name, description=self.description)
+        self.blueprint = _Blueprint(self.name, self.import_name, description=self.description)
         self.blueprint.before_request(_require_json_body)
 
     def operation(
@@ -130,6 +139,7 @@ class Resource:
         status: int = 200,
         errors: Mapping[int, str] | None = None,
         parameters: Iterable[dict] = (),
+        links: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Callable[[Callable], Callable]:
         """Declare the decorated work function as an operation, and route it."""
 
@@ -147,6 +157,7 @@ class Resource:
                 status=status,
                 errors=dict(errors or {}),
                 parameters=tuple(parameters),
+                links=dict(links or {}),
             )
             unknown = set(operation.scopes) - set(self.scopes)
             if unknown:
@@ -179,7 +190,9 @@ def _route(blp: Blueprint, operation: Operation) -> None:
         except OperationError as error:
             if error.field is None:
                 abort(error.status, message=error.message)
-            errors = {operation.location: {error.field: [error.message]}}
+            errors = [
+                {"location": operation.location, "field": error.field, "message": error.message}
+            ]
             abort(error.status, message=error.message, errors=errors)
 
     view.__name__ = operation.name
@@ -192,10 +205,17 @@ def _route(blp: Blueprint, operation: Operation) -> None:
     view = protected(operation.scopes)(view)
     for status, description in AUTH_ERRORS.items():
         view = blp.alt_response(status, schema="Error", description=description)(view)
-    view = blp.doc(
-        operationId=operation.operation_id,
-        **{"x-openai-isConsequential": operation.consequential},
-    )(view)
+    doc: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "x-openai-isConsequential": operation.consequential,
+    }
+    if operation.links:
+        links = {
+            target: {"operationId": target, "parameters": dict(parameters)}
+            for target, parameters in operation.links.items()
+        }
+        doc["responses"] = {operation.status: {"links": links}}
+    view = blp.doc(**doc)(view)
     blp.route(
         operation.path,
         methods=[operation.method],

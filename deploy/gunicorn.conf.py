@@ -6,10 +6,12 @@ Heroku and Render, its worker count in WEB_CONCURRENCY.
 
 import gc
 import os
+import re
 import sys
 
 from flask.cli import load_dotenv
 from flask.helpers import get_load_dotenv
+from gunicorn.glogging import Logger
 
 # `flask --app app ...` reads .env (and .flaskenv) from the working directory before it builds
 # the app; the server reads the same files the same way, before any setting below, so a value
@@ -49,6 +51,34 @@ access_log_format = (
     "request_id=%({x-request-id}o)s gpt=%({openai-gpt-id}i)s "
     'conversation=%({openai-conversation-id}i)s "%(a)s"'
 )
+
+
+# What a client sends reaches the log line as it is: the path is percent-decoded (so %0A is a
+# line break that would start a forged line), and header values may carry C1 control
+# characters (gunicorn accepts bytes 0x80-0xFF) and run to 8 KB. Control characters are written
+# as \xNN and each value is cut to VALUE_MAX characters, so one request is one line of bounded
+# length whatever it carries.
+VALUE_MAX = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _log_safe(value):
+    if not isinstance(value, str):
+        return value
+    if len(value) > VALUE_MAX:
+        value = value[:VALUE_MAX] + "..."
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with every value of the access log line made safe to log."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {key: _log_safe(value) for key, value in atoms.items()}
+
+
+logger_class = AccessLogger
 
 
 def on_starting(server):

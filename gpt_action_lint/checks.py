@@ -400,8 +400,12 @@ def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
 
 def object_properties(spec: Spec) -> Findings:
     for path, node in spec.schemas:
-        if "object" in types(node) and "properties" not in node:
+        if "object" not in types(node):
+            continue
+        if "properties" not in node:
             yield "object-properties", path, {}
+        elif node["properties"] == {}:
+            yield "object-properties:empty", path + ("properties",), {}
 
 
 def empty_enum(spec: Spec) -> Findings:

@@ -311,6 +311,11 @@ TABLE = (
          "object schemas declare properties", FACTS_SCHEMAS,
          'object schema without properties; ChatGPT warns ("object schema missing properties") '
          "and the model cannot send undeclared fields"),
+    Rule("object-properties:empty", WARNING, COMM, checks.object_properties,
+         "object schemas declare at least one property", FACTS_SCHEMAS,
+         "object schema whose properties map is empty; ChatGPT reads it as an object without "
+         'properties ("object schema missing properties"), whatever additionalProperties says; '
+         "declare its properties, or use an array of objects that have them"),
     Rule("empty-enum", WARNING, ONE, checks.empty_enum, "no enum is empty", FACTS_IMPORT,
          "enum is empty; ChatGPT's importer rejects it (\"List should have at least 1 item\"), "
          "list the values or drop enum"),

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import User
 from app.todos.models import Todo
+from tests.browser import post_form
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 RESPONSE_LIMIT = 100_000
@@ -57,13 +58,13 @@ def _assert_error(response, status: int) -> dict:
     assert isinstance(body["status"], str) and body["status"]
     assert isinstance(body["message"], str) and body["message"].strip()
     if "errors" in body:
-        # The documented shape: {location: {field: [message, ...]}}.
-        for location, fields in body["errors"].items():
-            assert isinstance(location, str)
-            assert isinstance(fields, dict), body["errors"]
-            for name, messages in fields.items():
-                assert isinstance(name, str)
-                assert messages and all(isinstance(m, str) and m for m in messages)
+        # The documented shape: [{location, field, message}], field null for a whole location.
+        assert isinstance(body["errors"], list) and body["errors"]
+        for error in body["errors"]:
+            assert set(error) == {"location", "field", "message"}, error
+            assert error["location"] in ("json", "query", "path")
+            assert error["field"] is None or (isinstance(error["field"], str) and error["field"])
+            assert isinstance(error["message"], str) and error["message"]
     assert len(response.get_data(as_text=True)) < RESPONSE_LIMIT
     return body
 
@@ -99,6 +100,15 @@ BAD_REQUESTS = {
     "deeply nested array": post(400, **raw(DEEP_ARRAY)),
     "deeply nested title": post(400, **raw(DEEP_OBJECT)),
     "deeply nested patch": patch(400, **raw(DEEP_ARRAY)),
+    # Numbers Python's json would take, or fail on past its decoder: never a 500.
+    "integer of 4301 digits": post(400, **raw('{"title": "x", "notes": ' + "9" * 4301 + "}")),
+    "long integer in a list": post(400, **raw('{"title": "x", "n": [1, -' + "1" * 5000 + "]}")),
+    "long integer as body": post(400, **raw("1" * 10_000)),
+    "long integer patch": patch(400, **raw('{"done": ' + "7" * 4400 + "}")),
+    "NaN": post(400, **raw('{"title": "x", "notes": NaN}')),
+    "Infinity": patch(400, **raw('{"due": Infinity}')),
+    "-Infinity": post(400, **raw('{"title": -Infinity}')),
+    "float overflow": post(400, **raw('{"title": "x", "notes": 1e999}')),
     "plain text body": post(415, **raw("Buy milk", "text/plain")),
     "form body": post(415, data={"title": "Buy milk"}),
     "body without type": post(415, **raw('{"title": "x"}', None)),
@@ -122,6 +132,11 @@ BAD_REQUESTS = {
     "due impossible": post(422, "json.due", json={"title": "x", "due": "2030-02-30"}),
     "due datetime": patch(422, "json.due", json={"due": "2030-01-01T10:00:00"}),
     "due words": patch(422, "json.due", json={"due": "tomorrow"}),
+    "due without dashes": post(422, "json.due", json={"title": "x", "due": "20300101"}),
+    "due week date": patch(422, "json.due", json={"due": "2030-W01-1"}),
+    "due one-digit month": patch(422, "json.due", json={"due": "2030-1-01"}),
+    "due other digits": patch(422, "json.due", json={"due": "\u0662\u0660\u0663\u0660-01-01"}),
+    "due trailing newline": patch(422, "json.due", json={"due": "2030-01-01\n"}),
     "unknown field": post(422, "json.priority", json={"title": "x", "priority": 1}),
     "read-only id": patch(422, "json.id", json={"id": 99}),
     "owner": patch(422, "json.owner_id", json={"owner_id": 2}),
@@ -140,6 +155,10 @@ BAD_REQUESTS = {
     "title DEL": post(422, "json.title", json={"title": "a\x7f"}),
     "title C1": post(422, "json.title", json={"title": "a\x85b"}),
     "title surrogate": post(422, "json.title", **raw('{"title": "a\\ud800"}')),
+    "title leading newline": post(422, "json.title", json={"title": "\nBuy milk"}),
+    "title trailing newline": patch(422, "json.title", json={"title": "Buy milk\n"}),
+    "title trailing tab": post(422, "json.title", json={"title": "Buy milk\t"}),
+    "title 501 between spaces": post(422, "json.title", json={"title": " " + "x" * 501 + " "}),
     "notes NUL": post(422, "json.notes", json={"title": "x", "notes": "\x00"}),
     "notes vertical tab": patch(422, "json.notes", json={"notes": "a\x0bb"}),
     # Query parameters of getTodos.
@@ -154,8 +173,16 @@ BAD_REQUESTS = {
     "limit fraction": ("GET", "/todos?limit=1.5", {}, 422, "query.limit"),
     "limit huge": ("GET", "/todos?limit=" + "9" * 40, {}, 422, "query.limit"),
     "status unknown": ("GET", "/todos?status=closed", {}, 422, "query.status"),
+    "unknown argument": ("GET", "/todos?stauts=done", {}, 422, "query.stauts"),
     "due_before bad": ("GET", "/todos?due_before=2030-13-01", {}, 422, "query.due_before"),
+    "due_before week": ("GET", "/todos?due_before=2030W011", {}, 422, "query.due_before"),
+    "due_before basic": ("GET", "/todos?due_before=20300101", {}, 422, "query.due_before"),
     "cursor garbage": ("GET", "/todos?cursor=not-a-cursor", {}, 400, "query.cursor"),
+    "cursor empty": ("GET", "/todos?cursor=", {}, 400, "query.cursor"),
+    "cursor padded": ("GET", "/todos?cursor=" + _cursor(b"v1:1") + "==", {}, 400, "query.cursor"),
+    "cursor newline": ("GET", "/todos?cursor=" + _cursor(b"v1:1") + "%0A", {}, 400, "query.cursor"),
+    "cursor spare bits": ("GET", "/todos?cursor=djE6MR", {}, 400, "query.cursor"),
+    "cursor junk inside": ("GET", "/todos?cursor=djE6!MQ", {}, 400, "query.cursor"),
     "cursor NUL": ("GET", "/todos?cursor=%00", {}, 400, "query.cursor"),
     "cursor non-ascii": ("GET", "/todos?cursor=%C3%A9t%C3%A9", {}, 400, "query.cursor"),
     "cursor other version": ("GET", "/todos?cursor=" + _cursor(b"v2:1"), {}, 400, "query.cursor"),
@@ -199,8 +226,9 @@ def test_bad_request_gets_a_clear_error_and_changes_nothing(
     body = _assert_error(response, status)
     if named:
         location, field = named.split(".")
-        assert field in body["errors"][location]
-        assert field in body["message"] or field == "_schema"
+        field = None if field == "_schema" else field
+        assert (location, field) in {(e["location"], e["field"]) for e in body["errors"]}
+        assert field is None or field in body["message"]
     assert _database_state(app) == before
 
 
@@ -255,7 +283,10 @@ def test_every_unknown_field_is_named(api, app, todo):
     response = api.patch(f"/todos/{todo['id']}", json={"done": True, "color": 1, "tags": []})
 
     body = _assert_error(response, 422)
-    assert set(body["errors"]["json"]) == {"color", "tags"}
+    assert {(e["location"], e["field"]) for e in body["errors"]} == {
+        ("json", "color"),
+        ("json", "tags"),
+    }
     assert "color" in body["message"] and "tags" in body["message"]
     assert _database_state(app) == before
 
@@ -322,3 +353,25 @@ def test_no_query_value_causes_a_server_error(api, param):
         assert response.status_code in (200, 400, 422), (param, value)
         if response.status_code != 200:
             _assert_error(response, response.status_code)
+
+
+@pytest.mark.parametrize("path", ["/account/keys/{id}/revoke", "/account/apps/{id}/disconnect"])
+@pytest.mark.parametrize("id_", [2**31, 2**63, 10**30], ids=["int32+1", "int64+1", "30 digits"])
+def test_page_ids_past_the_database_integer_range_are_404(app, user_browser, path, id_):
+    before = _database_state(app)
+
+    response = post_form(user_browser, path.format(id=id_), page="/account")
+
+    assert response.status_code == 404
+    assert _database_state(app) == before
+
+
+@pytest.mark.parametrize("last_id", [2**31 - 1, 2**31, 2**40, 10**18 - 1])
+def test_a_cursor_past_every_id_is_an_empty_last_page(api, todo, last_id, caplog):
+    cursor = _cursor(f"v1:{last_id}".encode())
+
+    response = api.get("/todos", query_string={"cursor": cursor, "q": "Secret words"})
+
+    assert response.status_code == 200
+    assert response.json == {"todos": [], "next_cursor": None}
+    assert "Secret words" not in caplog.text

@@ -347,3 +347,10 @@ def test_revoking_twice_says_so(app, cli, account):
 
     assert again.exit_code == 0
     assert "already revoked" in again.output
+
+
+@pytest.mark.parametrize("given", ["2147483648", "9" * 30, "²"])
+def test_keys_revoke_of_an_id_no_key_can_have_says_so(app, cli, account, given):
+    result = cli("keys", "revoke", given)
+
+    _one_line_error(result, "No API key" if given.isascii() else "Give a key id")

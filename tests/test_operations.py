@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 import pytest
+import sqlalchemy as sa
 
 from app import resources
+from app.extensions import db
 from app.models import User
 from app.operations import Conflict, Invalid, Resource
 
@@ -66,6 +68,28 @@ def add_echo(caller: User, *, word: str) -> dict:
     return {"word": word, "owner": caller.email}
 
 
+@echoes.operation(
+    "GET",
+    "/echoes/lookup",
+    operation_id="lookUpEcho",
+    consequential=False,
+    scopes=["echoes:use"],
+    arguments=EchoSchema(),
+    location="query",
+    response=WordSchema(),
+)
+def look_up_echo(caller: User, *, word: str) -> dict:
+    """Look a word up
+
+    Fails in the database, with the word as the statement's parameter: as a number where it
+    is one (PostgreSQL: out of the integer range), else in a table that does not exist.
+    """
+    if word.isdigit():
+        db.session.execute(sa.select(sa.cast(sa.bindparam("word", int(word)), sa.Integer)))
+    db.session.execute(sa.text("SELECT word FROM no_such_table WHERE word = :word"), {"word": word})
+    return {"word": word, "owner": caller.email}
+
+
 @pytest.fixture
 def app_settings(monkeypatch) -> dict:
     # Set before the app is built, which reads the resources; undone after it is torn down.
@@ -117,7 +141,9 @@ def test_domain_errors_become_the_api_envelope_with_their_status(client, token):
         "message": "That word was said before.",
     }
     assert invalid.status_code == 400
-    assert invalid.json["errors"] == {"json": {"word": ["Only letters can be said back."]}}
+    assert invalid.json["errors"] == [
+        {"location": "json", "field": "word", "message": "Only letters can be said back."}
+    ]
 
 
 def test_a_scope_the_resource_does_not_declare_is_refused_at_declaration():
@@ -129,3 +155,28 @@ def test_a_scope_the_resource_does_not_declare_is_refused_at_declaration():
             consequential=False,
             scopes=["secrets:read"],
         )(open_echo)
+
+
+def test_a_failed_statement_is_logged_without_the_request_data_in_it(app, client, token, caplog):
+    # As in production: the error handlers answer, rather than the test client re-raising.
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    response = client.get("/echoes/lookup?word=Sesame7f3a", headers=token)
+
+    assert response.status_code in (500, 503)
+    assert response.json["code"] == response.status_code
+    assert "no_such_table" in caplog.text
+    assert "Sesame7f3a" not in caplog.text
+
+
+def test_a_value_the_database_refuses_is_a_400(app, client, token, caplog):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite stores any integer it can bind")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    response = client.get(f"/echoes/lookup?word={2**40}", headers=token)
+
+    assert response.status_code == 400
+    assert response.json["message"] == "A value in the request is out of range."
+    assert str(2**40) not in caplog.text

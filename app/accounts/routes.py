@@ -34,7 +34,7 @@ from app.accounts.session import (
 from app.extensions import db, protect_forms
 from app.keys import service as keys
 from app.keys.forms import CreateKeyForm
-from app.models import utcnow
+from app.models import ID_MAX, utcnow
 
 blp = Blueprint("accounts", __name__)
 protect_forms(blp)
@@ -176,7 +176,7 @@ def create_key():
     return _account_page(new_key={"key": key, "raw": raw}, status=201)
 
 
-@blp.post("/account/keys/<int:key_id>/revoke")
+@blp.post(f"/account/keys/<int(max={ID_MAX}):key_id>/revoke")
 @login_required
 def revoke_key(key_id: int):
     key = keys.revoke_user_key(session_user(), key_id)
@@ -186,7 +186,7 @@ def revoke_key(key_id: int):
     return redirect(url_for("accounts.account", _anchor="keys"))
 
 
-@blp.post("/account/apps/<int:client_pk>/disconnect")
+@blp.post(f"/account/apps/<int(max={ID_MAX}):client_pk>/disconnect")
 @login_required
 def disconnect_app(client_pk: int):
     name = service.disconnect_app(session_user(), client_pk)

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import API_KEY_PREFIX, ApiKey, User, utcnow
+from app.models import API_KEY_PREFIX, ID_MAX, ApiKey, User, utcnow
 from app.models.apikey import VISIBLE_PREFIX_LENGTH
 from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
@@ -129,8 +129,8 @@ def revoke_user_key(user: User, key_id: int) -> ApiKey | None:
 def find_key(id_or_prefix: str) -> ApiKey:
     """A key by its id, its visible prefix (or the start of it) or the whole key."""
     value = (id_or_prefix or "").strip()
-    if value.isdigit():
-        key = db.session.get(ApiKey, int(value))
+    if value.isascii() and value.isdigit():
+        key = db.session.get(ApiKey, int(value)) if int(value) <= ID_MAX else None
         if key is None:
             raise ApiKeyError(f"No API key with id {value}")
         return key

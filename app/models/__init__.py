@@ -7,7 +7,7 @@ resource (app/resources.py) before Alembic or a query reads the metadata.
 
 from app.models.apikey import API_KEY_PREFIX, ApiKey
 from app.models.attempt import AuthAttempt
-from app.models.base import Base, utcnow
+from app.models.base import ID_MAX, Base, utcnow
 from app.models.oauth import (
     AccessToken,
     AuthorizationCode,
@@ -20,6 +20,7 @@ from app.models.session import UserSession
 from app.models.user import DEMO_USER_EMAIL, User
 
 __all__ = [
+    "ID_MAX",
     "API_KEY_PREFIX",
     "AccessToken",
     "ApiKey",

@@ -18,6 +18,12 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids are 32-bit integers on every database. A larger one in a URL names no row, and must not
+# reach a query: PostgreSQL refuses it as out of range and SQLite's driver cannot bind one past
+# 64 bits, both errors rather than no row.
+ID_MAX = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -8,12 +8,15 @@ then applies what ChatGPT's importer needs and flask-smorest does not do by itse
   (app/operations.py);
 - `$ref` parameters and responses inlined (the importer does not resolve them); schema
   references stay, since the importer resolves those;
-- `components.schemas` always present.
+- `components.schemas` always present;
+- what an argument schema refuses beyond its fields (its `JSON_SCHEMA`, e.g. minProperties for
+  a body that must change something), added to the body's schema.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,6 +113,7 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
                 if key in operation:
                     operation[key] = " ".join(operation[key].split())
 
+    _add_schema_rules(doc)
     components = doc.setdefault("components", {})
     components.pop("parameters", None)
     components.pop("responses", None)
@@ -123,6 +127,19 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
     return {key: doc[key] for key in order if key in doc} | {
         k: v for k, v in doc.items() if k not in order
     }
+
+
+def _add_schema_rules(doc: dict) -> None:
+    for _, operation in all_operations():
+        rules = getattr(operation.arguments, "JSON_SCHEMA", None)
+        if not rules or operation.location != "json":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", operation.path)
+        body = doc["paths"][path][operation.method.lower()]["requestBody"]
+        schema = body["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        schema.update(rules)
 
 
 def _refs(node: Any) -> set[str]:

@@ -7,17 +7,17 @@ operation does, never when to use it.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from datetime import date
 
 import sqlalchemy as sa
 
 from app.extensions import casefolded, db
-from app.models import User
+from app.models import ID_MAX, User
 from app.operations import Invalid, NotFound, Resource
 from app.todos.models import Todo
 from app.todos.schemas import (
+    CURSOR_PATTERN,
     TodoCreateSchema,
     TodoListSchema,
     TodoQueryArgsSchema,
@@ -47,9 +47,8 @@ todos = Resource(
 RESPONSE_CHAR_BUDGET = 90_000
 # Ids, flags, dates and key names of one todo, with room to spare.
 _TODO_FIXED_CHARS = 300
-# Ids are 32-bit on every database; a larger one names no todo (and would be an error on
-# PostgreSQL rather than no row).
-TODO_ID_MAX = 2**31 - 1
+# A larger id names no todo, and is never sent to the database (see ID_MAX).
+TODO_ID_MAX = ID_MAX
 TODO_ID = {
     "in": "path",
     "name": "todo_id",
@@ -66,6 +65,7 @@ NOT_FOUND = {404: "No todo with that id"}
 # CPU (docs/performance.md). The dump is the same either way.
 _LISTED = (Todo.id, Todo.title, Todo.notes, Todo.done, Todo.due, Todo.created_at, Todo.updated_at)
 _LIKE_SPECIAL = re.compile(r"[/%_]")
+_CURSOR = re.compile(CURSOR_PATTERN)
 # Built once, with the caller's id bound per call: the statement a call would otherwise
 # build costs more CPU than the database spends on it.
 _OWNED = sa.select(Todo).where(
@@ -109,7 +109,7 @@ def list_todos(
         )
     if due_before is not None:
         query = query.where(Todo.due < due_before)
-    if cursor:
+    if cursor is not None:
         query = query.where(Todo.id > decode_cursor(cursor))
     # One more than asked, to know whether a next page exists without counting.
     rows = db.session.execute(query.order_by(Todo.id).limit(limit + 1)).mappings().all()
@@ -134,6 +134,10 @@ def list_todos(
     arguments=TodoCreateSchema(),
     response=TodoSchema(),
     status=201,
+    links={
+        operation_id: {"todo_id": "$response.body#/id"}
+        for operation_id in ("getTodo", "updateTodo", "deleteTodo")
+    },
 )
 def add_todo(caller: User, *, title: str, notes: str = "", due: date | None = None) -> Todo:
     """Add a todo
@@ -228,14 +232,10 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, _, last_id = raw.partition(":")
-        if version != "v1" or not last_id.isdigit() or len(last_id) > 18:
-            raise ValueError(raw)
-        # No id is larger: past it, the page is simply empty.
-        return min(int(last_id), TODO_ID_MAX)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid(
-            "cursor is not one this API returned; omit it to start over", field="cursor"
-        ) from None
+    # The pattern the spec publishes, matched whole as JSON Schema does, so that the spec and
+    # the server agree on every cursor; what it matches always decodes to "v1:" and digits.
+    if _CURSOR.fullmatch(cursor) is None:
+        raise Invalid("cursor is not one this API returned; omit it to start over", field="cursor")
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    # No id is larger: past it, the page is simply empty.
+    return min(int(raw.removeprefix("v1:")), TODO_ID_MAX)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import marshmallow as ma
@@ -13,20 +14,59 @@ PAGE_MAX = 100
 PAGE_DEFAULT = 50
 QUERY_MAX = 200
 
-# Notes keep line breaks and tabs; every other control character (NUL first of all: PostgreSQL
-# cannot store it) is refused rather than silently dropped.
+# What text may hold, as patterns the spec publishes (apispec writes a Regexp validator as the
+# field's `pattern`), so that a client learns from the spec what the server refuses. Control
+# characters (Unicode Cc) are refused rather than silently dropped: NUL first of all, which
+# PostgreSQL cannot store. Notes keep line breaks and tabs. Escapes only, and matched whole as
+# JSON Schema's ECMA-262 patterns are (Python's $ also matches before a final newline), so a
+# pattern means the same to the server and to a client. Lone surrogates are refused too, but
+# no pattern can name them: they are not characters to a Unicode regular expression.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+_NOTES_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# A title is stored stripped, and its length counts without the spaces around it: spaces (what
+# str.strip() removes, less control characters), then 1 to TITLE_MAX characters that start and
+# end with something else, then spaces.
+_SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_VISIBLE = f"[^{_CONTROL}{_SPACE}]"
+_TITLE_PATTERN = (
+    rf"^[{_SPACE}]*{_VISIBLE}(?:[^{_CONTROL}]{{0,{TITLE_MAX - 2}}}{_VISIBLE})?[{_SPACE}]*$"
+)
 _NOTE_WHITESPACE = {"\n", "\r", "\t"}
 
 
-def _no_control_chars(allowed: set[str]):
-    def check(value: str) -> None:
-        for char in value:
-            if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
-                raise ma.ValidationError(
-                    f"Control character U+{ord(char):04X} is not allowed in this text."
-                )
+class TextPattern(validate.Regexp):
+    """A Regexp validator that matches the whole text, and whose message names the control
+    character it refuses, if there is one."""
 
-    return check
+    def __init__(self, pattern: str, error: str, allowed: set[str] = frozenset()) -> None:
+        super().__init__(pattern, error=error)
+        self.allowed = allowed
+
+    def __call__(self, value: str) -> str:
+        control = next(
+            (c for c in value if c not in self.allowed and unicodedata.category(c) in ("Cc", "Cs")),
+            None,
+        )
+        if control is not None:
+            raise ma.ValidationError(
+                f"Control character U+{ord(control):04X} is not allowed in this text."
+            )
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self.error)
+        return value
+
+
+# A cursor is "v1:<last id>" (1-18 digits) in unpadded URL-safe base64, and nothing else.
+# "v1:" is "djE6"; then each three digits are four characters, one or two left over are two or
+# three. Checked against this pattern before it is decoded (app/todos/operations.py), so the
+# cursors the spec allows are exactly those the server reads.
+_DIGITS_3 = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]"
+_DIGITS_1 = "(?:[MN][AQgw]|O[AQ])"
+_DIGITS_2 = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk]"
+CURSOR_PATTERN = (
+    f"^djE6(?:(?:{_DIGITS_3}){{1,6}}|(?:{_DIGITS_3}){{0,5}}(?:{_DIGITS_1}|{_DIGITS_2}))$"
+)
 
 
 class StrictBoolean(fields.Boolean):
@@ -38,28 +78,56 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class Title(fields.String):
+class StrictDate(fields.Date):
+    """A calendar date written YYYY-MM-DD only, as the spec says: marshmallow also reads the
+    other ISO 8601 forms Python's date.fromisoformat knows (20300101, 2030-W01-1)."""
+
+    DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+    PATTERN = f"^{DIGITS.pattern}$"
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        if not isinstance(value, str) or not self.DIGITS.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Title(fields.String):
+    """Checked as sent, the way the spec describes it, then stored without surrounding spaces."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        title = super().deserialize(value, attr, data, **kwargs)
+        return title.strip() if isinstance(title, str) else title
 
 
 def title_field(*, required: bool) -> Title:
     return Title(
         required=required,
-        validate=[validate.Length(min=1, max=TITLE_MAX), _no_control_chars(set())],
-        metadata={"description": f"What needs doing, 1-{TITLE_MAX} characters."},
+        validate=[
+            validate.Length(min=1),
+            TextPattern(
+                _TITLE_PATTERN, f"Give 1-{TITLE_MAX} characters besides the spaces around them."
+            ),
+        ],
+        metadata={"description": f"What needs doing, 1-{TITLE_MAX} characters, one line."},
     )
 
 
 def notes_field() -> fields.String:
     return fields.String(
-        validate=[validate.Length(max=NOTES_MAX), _no_control_chars(_NOTE_WHITESPACE)],
+        validate=[
+            validate.Length(max=NOTES_MAX),
+            TextPattern(_NOTES_PATTERN, "Control characters are not allowed.", _NOTE_WHITESPACE),
+        ],
         metadata={"description": f"Optional details, at most {NOTES_MAX} characters."},
     )
 
 
 def due_field() -> fields.Date:
-    return fields.Date(
+    return StrictDate(
         allow_none=True,
         metadata={"description": "Due date as YYYY-MM-DD, or null for none."},
     )
@@ -79,7 +147,10 @@ class TodoListSchema(ma.Schema):
     todos = fields.Nested(TodoSchema, many=True, metadata={"description": "This page."})
     next_cursor = fields.String(
         allow_none=True,
-        metadata={"description": "Pass as cursor to get the next page; null on the last page."},
+        metadata={
+            "description": "Pass as cursor to get the next page; null on the last page.",
+            "pattern": CURSOR_PATTERN,
+        },
     )
 
 
@@ -95,6 +166,9 @@ class TodoUpdateSchema(ma.Schema):
     done = StrictBoolean(metadata={"description": "true to mark done, false to reopen."})
     due = due_field()
 
+    # What not_empty refuses, said in the spec (app/spec adds it to this schema's component).
+    JSON_SCHEMA = {"minProperties": 1}
+
     @ma.validates_schema
     def not_empty(self, data, **kwargs):
         if not data:
@@ -108,12 +182,15 @@ class TodoQueryArgsSchema(ma.Schema):
         metadata={"description": "open (default): not done yet; done: finished; all: both."},
     )
     q = fields.String(
-        validate=[validate.Length(min=1, max=QUERY_MAX), _no_control_chars(set())],
+        validate=[
+            validate.Length(min=1, max=QUERY_MAX),
+            TextPattern(_TEXT_PATTERN, "Control characters are not allowed."),
+        ],
         metadata={
             "description": "Only todos whose title or notes contain this text, ignoring case."
         },
     )
-    due_before = fields.Date(
+    due_before = StrictDate(
         metadata={"description": "Only todos due before this date (YYYY-MM-DD)."}
     )
     limit = fields.Integer(
@@ -122,6 +199,8 @@ class TodoQueryArgsSchema(ma.Schema):
         metadata={"description": f"Most todos to return, 1-{PAGE_MAX}; default {PAGE_DEFAULT}."},
     )
     cursor = fields.String(
-        validate=validate.Length(max=200),
-        metadata={"description": "next_cursor from the previous page, to continue the list."},
+        metadata={
+            "description": "next_cursor from the previous page, to continue the list.",
+            "pattern": CURSOR_PATTERN,
+        },
     )

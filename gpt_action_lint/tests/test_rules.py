@@ -330,6 +330,25 @@ BAD: list[tuple[str, str, str, Callable[[dict], None]]] = [
             {"type": "object", "properties": {"page": {"type": "object"}}},
         ),
     ),
+    (
+        "object-properties:empty",
+        "warning",
+        f"{SCHEMAS}.Note.properties.author.properties",
+        setting("components/schemas/Note/properties/author/properties", {}),
+    ),
+    (
+        "object-properties:empty",
+        "warning",
+        f"{SCHEMAS}.Note.properties.labels.properties",
+        note_property(
+            "labels",
+            {
+                "type": "object",
+                "properties": {},
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        ),
+    ),
     ("security-schemes-count", "warning", SCHEMES, second_scheme),
     (
         "security-undefined",

@@ -67,7 +67,8 @@ def test_errors_reach_chatgpt_as_json(server: Server):
 
     assert response.status_code == 422
     body = response.json()
-    assert body["code"] == 422 and "title" in body["errors"]["json"]
+    assert body["code"] == 422
+    assert {"location": "json", "field": "title"}.items() <= body["errors"][0].items()
 
 
 def test_health_check_privacy_page_and_request_ids(server: Server):
@@ -119,6 +120,29 @@ def test_access_log_has_request_and_gpt_ids_but_no_credentials(server: Server):
     log = server.log()
     for secret in (secret_token, oauth_code, "e2e-state-value", "e2e-cookie-value"):
         assert secret not in log
+
+
+def test_what_a_client_sends_cannot_forge_or_flood_access_log_lines(server: Server):
+    forged = '203.0.113.9 [29/Nov/2026:00:00:00 +0000] "GET /admin HTTP/1.1" 200'
+    response = server.client.get(
+        # %0D%0A reaches the log as a line break: gunicorn logs the percent-decoded path.
+        f"{server.url}/healthz%0D%0A{forged.replace(' ', '%20')}",
+        headers={
+            "X-Request-ID": "e2e-log-clean-1",
+            "openai-gpt-id": "g-" + "x" * 6000,
+            # Bytes 0x80-0xFF pass gunicorn's header check; 0x9B is a terminal's CSI.
+            "openai-conversation-id": "conv\x85\x9b31mred",
+            "User-Agent": "agent " + "y" * 6000,
+        },
+    )
+    assert response.status_code == 404
+
+    line = server.wait_for_log("request_id=e2e-log-clean-1")
+    assert not [other for other in server.log().splitlines() if other.startswith(forged[:12])]
+    assert "/healthz\\x0d\\x0a203.0.113.9" in line
+    assert "conversation=conv\\x85\\x9b31mred" in line
+    assert not {"\x85", "\x9b", "\r"} & set(line)
+    assert len(line) < 1200
 
 
 def test_without_the_router_headers_the_app_sees_plain_http(server: Server):
