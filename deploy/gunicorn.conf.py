@@ -11,6 +11,16 @@ import sys
 bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 
+# Threads, so that a client that connects and sends nothing, or sends slowly, holds one thread
+# rather than a whole worker. A sync worker waits on such a connection until the worker
+# timeout kills it: two silent connections stopped a two-worker instance for 30 seconds.
+# gunicorn lends each new connection a thread for up to 5 seconds while it waits for the
+# request, and one worker may accept most of a burst, so each has threads enough for 50 idle
+# connections at once (tests/e2e/test_faults.py); an idle thread costs almost nothing. The
+# database pool, not this number, bounds the connections a worker opens (app/database.py).
+worker_class = "gthread"
+threads = 64
+
 # ChatGPT gives up on an action call after 45 seconds; a worker stuck longer is killed first,
 # and a deploy's old workers get well under that to finish what they are serving.
 timeout = 30

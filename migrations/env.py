@@ -51,6 +51,12 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a large table: the limits the app puts on each statement
+            # while serving calls (DATABASE_TIMEOUT, app/database.py) do not apply here.
+            connection = connection.execution_options(database_timeout=False)
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         if connection.dialect.name == "sqlite":
             # Batch migrations copy and drop tables; with foreign keys on, dropping a table
             # would cascade-delete the rows that point at it.

@@ -153,6 +153,9 @@ def test_production_cookies_are_secure():
         ("MAX_CONTENT_LENGTH", "10"),
         ("DATA_RETENTION_DAYS", "-1"),
         ("DATA_RETENTION_DAYS", "30 days"),
+        ("DATABASE_TIMEOUT", "0"),
+        ("DATABASE_TIMEOUT", "5s"),
+        ("DATABASE_TIMEOUT", "60"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name, value):

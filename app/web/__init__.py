@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.database import unapplied_migrations
 from app.extensions import db
 from app.operations import registered
 from app.spec import app_spec_text
 
+log = logging.getLogger(__name__)
 blp = Blueprint("web", __name__, cli_group=None)
 
 
@@ -29,14 +33,47 @@ def privacy():
     return render_template("privacy.html", resources=registered())
 
 
+# A platform's health check waits a few seconds at most, and counts no answer as a failure
+# without saying why; answering within this says which.
+HEALTH_TIMEOUT = 1.0
+
+
+@blp.record_once
+def _health_probe(state) -> None:
+    # The check runs on a thread of its own so that /healthz answers in time however long
+    # the database takes; one thread, so a silent database holds up one check at a time.
+    state.app.extensions["todo_action_health"] = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="healthz"
+    )
+
+
 @blp.get("/healthz")
 def healthz():
+    probe = current_app.extensions["todo_action_health"]
+    check = probe.submit(_database_problem, current_app._get_current_object())
     try:
-        db.session.execute(sa.text("SELECT 1"))
-    except SQLAlchemyError:
-        db.session.rollback()
-        return jsonify(status="unavailable", message="The database does not answer."), 503
+        problem = check.result(timeout=HEALTH_TIMEOUT)
+    except TimeoutError:
+        check.cancel()
+        problem = f"The database does not answer within {HEALTH_TIMEOUT:g} s."
+        log.error("health check: %s", problem)
+    if problem:
+        return jsonify(status="unavailable", message=problem), 503
     return jsonify(status="ok")
+
+
+def _database_problem(app: Flask) -> str | None:
+    with app.app_context():
+        try:
+            with db.engine.connect() as connection:
+                missing = unapplied_migrations(connection, app.extensions["migrate"].directory)
+        except SQLAlchemyError as error:
+            log.error("health check: database unavailable: %s", error.orig.__class__.__name__)
+            return "The database does not answer."
+    if missing:
+        log.error("health check: database not migrated: %s", missing)
+        return "The database is not migrated: run `flask --app app db upgrade`."
+    return None
 
 
 @blp.get("/openapi.json")
