@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, url_for
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import unapplied_migrations
@@ -50,7 +51,8 @@ def _health_probe(state) -> None:
 @blp.get("/healthz")
 def healthz():
     probe = current_app.extensions["todo_action_health"]
-    check = probe.submit(_database_problem, current_app._get_current_object())
+    migrations = current_app.extensions["migrate"].directory
+    check = probe.submit(_database_problem, db.engine, migrations)
     try:
         problem = check.result(timeout=HEALTH_TIMEOUT)
     except TimeoutError:
@@ -62,14 +64,15 @@ def healthz():
     return jsonify(status="ok")
 
 
-def _database_problem(app: Flask) -> str | None:
-    with app.app_context():
-        try:
-            with db.engine.connect() as connection:
-                missing = unapplied_migrations(connection, app.extensions["migrate"].directory)
-        except SQLAlchemyError as error:
-            log.error("health check: database unavailable: %s", error.orig.__class__.__name__)
-            return "The database does not answer."
+def _database_problem(engine: sa.Engine, migrations: str) -> str | None:
+    try:
+        with engine.connect() as connection:
+            missing = unapplied_migrations(connection, migrations)
+    except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+        log.error("health check: database unavailable: %s: %s", type(cause).__name__, reason)
+        return "The database does not answer."
     if missing:
         log.error("health check: database not migrated: %s", missing)
         return "The database is not migrated: run `flask --app app db upgrade`."
