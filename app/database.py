@@ -65,20 +65,20 @@ class Watchdog:
     libpq then sees the connection closed: the statement fails with an OperationalError,
     SQLAlchemy discards the connection, and the call answers 503. The watchdog works on a
     duplicate of the socket's descriptor, taken when a round trip starts, so it can never touch
-    a descriptor number the connection's own has been closed and reused as.
+    a descriptor number the connection's own has been closed and reused as. One thread per
+    process watches every connection, sleeping until the earliest deadline.
     """
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._armed: dict[int, tuple[float, int]] = {}  # id(connection) -> (deadline, fd)
-        self._idle = True  # the thread waits with no deadline in view
+        self._wake_at: float | None = None  # when the thread looks next; None: not before told
         self._pid: int | None = None
 
-    def arm(self, dbapi_connection: Any) -> None:
+    def arm(self, dbapi_connection: Any, seconds: float) -> None:
         """Start, or restart, the deadline of a round trip on this connection."""
-        deadline = time.monotonic() + self.seconds
+        deadline = time.monotonic() + seconds
         key = id(dbapi_connection)
         with self._lock:
             entry = self._armed.get(key)
@@ -87,9 +87,7 @@ class Watchdog:
             if self._pid != os.getpid():  # first use in this process (gunicorn forks workers)
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="database-watchdog", daemon=True).start()
-            elif self._idle:
-                # Deadlines only grow later, so a waiting thread needs waking only when it
-                # has none in view.
+            elif self._wake_at is None or deadline < self._wake_at:
                 self._changed.notify()
 
     def disarm(self, dbapi_connection: Any) -> None:
@@ -106,9 +104,11 @@ class Watchdog:
                     if deadline <= now:
                         del self._armed[key]
                         _shut(fd)
-                earliest = min((d for d, _ in self._armed.values()), default=None)
-                self._idle = earliest is None
-                self._changed.wait(None if earliest is None else earliest - now)
+                self._wake_at = min((d for d, _ in self._armed.values()), default=None)
+                self._changed.wait(None if self._wake_at is None else self._wake_at - now)
+
+
+_watchdog = Watchdog()
 
 
 def _shut(fd: int) -> None:
@@ -127,7 +127,7 @@ def bound_round_trips(engine: sa.Engine, timeout: int) -> None:
     connection goes back to the pool. A connection that commits and is then held, unused,
     longer than the deadline is shut too; the app's sessions give theirs back on commit.
     """
-    watchdog = Watchdog(timeout + WATCHDOG_GRACE)
+    seconds = timeout + WATCHDOG_GRACE
     listen = sa.event.listen
 
     def usable(conn: sa.Connection) -> bool:
@@ -136,31 +136,31 @@ def bound_round_trips(engine: sa.Engine, timeout: int) -> None:
 
     def arm(conn: sa.Connection, *args: Any) -> None:
         if usable(conn) and conn.get_execution_options().get("database_timeout", True):
-            watchdog.arm(conn.connection.dbapi_connection)
+            _watchdog.arm(conn.connection.dbapi_connection, seconds)
 
     def disarm(conn: sa.Connection, *args: Any) -> None:
         if usable(conn):
-            watchdog.disarm(conn.connection.dbapi_connection)
+            _watchdog.disarm(conn.connection.dbapi_connection)
 
     def disarm_failed(context: sa.engine.ExceptionContext) -> None:
         if context.connection is not None:
             disarm(context.connection)
 
     def disarm_pooled(dbapi_connection: Any, *args: Any) -> None:
-        watchdog.disarm(dbapi_connection)
+        _watchdog.disarm(dbapi_connection)
 
     def ping(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
         # pool_pre_ping's check, made here so that the watchdog bounds it: SQLAlchemy's own
         # ping runs before any event and would wait on a silent socket for good.
-        watchdog.arm(dbapi_connection)
         try:
+            _watchdog.arm(dbapi_connection, seconds)
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
             # As pool_pre_ping does: the server went away, so every pooled connection is
             # stale; SQLAlchemy connects again, once, before the call fails.
             raise sa.exc.InvalidatePoolError() from error
         finally:
-            watchdog.disarm(dbapi_connection)
+            _watchdog.disarm(dbapi_connection)
 
     listen(engine, "before_cursor_execute", arm)
     listen(engine, "commit", arm)
