@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from app.database import engine_options
+
 APP_ENVS = ("production", "development", "testing")
 AUTH_MODES = ("oauth", "apikey", "none")
 API_KEY_AUTH_TYPES = ("bearer", "basic", "custom")
@@ -45,12 +47,21 @@ ACCESS_TOKEN_LIFETIME = 3600
 # it may end up to a minute early: shorter idle times would be mostly that error.
 SESSION_IDLE_MINUTES_MIN = 5
 
+# A call can wait twice over (a pooled connection gone silent, then a new one) and should still
+# answer within the 30 seconds Heroku's router waits for it.
+MAX_DATABASE_TIMEOUT = 12
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 # (environment variable, default, description): the README table and .env.example list these.
 SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("APP_ENV", "production", "production | development | testing"),
     ("DATABASE_URL", None, "SQLAlchemy URL; postgres:// is accepted. Default: instance/ SQLite"),
+    (
+        "DATABASE_TIMEOUT",
+        "5",
+        "Seconds a call waits on the database (connecting, a lock, a statement) before a 503",
+    ),
     ("PUBLIC_URL", None, "The https origin the GPT calls, e.g. https://todo.example.com"),
     ("SECRET_KEY", None, "Signs sessions and CSRF tokens; required in production"),
     ("ACTION_AUTH", "oauth", "oauth | apikey | none: the auth the published spec declares"),
@@ -194,6 +205,12 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     url = _check_public_url(url, require_https=production)
 
     db_uri = database_uri(get("DATABASE_URL"))
+    database_timeout = _int("DATABASE_TIMEOUT", get("DATABASE_TIMEOUT") or "", 1)
+    if database_timeout > MAX_DATABASE_TIMEOUT:
+        raise ConfigError(
+            f"DATABASE_TIMEOUT must be at most {MAX_DATABASE_TIMEOUT} seconds, so that a call "
+            f"gets its 503 before a router gives up on it, not {database_timeout}"
+        )
     redis_url = get("REDIS_URL")
     rate_limit = _rate_limit("API_RATE_LIMIT", get("API_RATE_LIMIT") or "")
     token_rate_limit = _rate_limit("TOKEN_RATE_LIMIT", get("TOKEN_RATE_LIMIT") or "")
@@ -213,8 +230,8 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "SERVER_NAME": urlsplit(url).netloc,
         "PREFERRED_URL_SCHEME": urlsplit(url).scheme,
         "SQLALCHEMY_DATABASE_URI": db_uri,
-        # A PaaS database closes idle connections; a file on local disk never does.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not db_uri.startswith("sqlite")},
+        "DATABASE_TIMEOUT": database_timeout,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_uri, database_timeout),
         "ACTION_AUTH": _choice("ACTION_AUTH", get("ACTION_AUTH") or "", AUTH_MODES),
         "API_KEY_AUTH_TYPE": _choice(
             "API_KEY_AUTH_TYPE", get("API_KEY_AUTH_TYPE") or "", API_KEY_AUTH_TYPES

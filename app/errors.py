@@ -24,9 +24,16 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_smorest import Api as SmorestApi
 from flask_wtf.csrf import CSRFError
 from marshmallow import fields
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
+from app.database import is_schema_error, unapplied_migrations
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -198,6 +205,20 @@ def wants_page() -> bool:
     return False
 
 
+def _retry_later():
+    return error_response(
+        http_error(503, _DEFAULT_MESSAGES[503], {"Retry-After": str(DATABASE_RETRY_AFTER)})
+    )
+
+
+def _unapplied_migrations() -> str | None:
+    try:
+        with db.engine.connect() as connection:
+            return unapplied_migrations(connection, current_app.extensions["migrate"].directory)
+    except SQLAlchemyError:
+        return None
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError) -> Any:
@@ -217,19 +238,30 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(http_error(400, "A value in the request is out of range."))
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(error: OperationalError) -> Any:
-        # The database refused or dropped the connection, or stayed locked past the busy
-        # timeout: the request can be tried again, which a 500 would not say. The statement
-        # and its parameters (digests among them) stay out of the log.
+    @app.errorhandler(ProgrammingError)
+    def database_unavailable(error: OperationalError | ProgrammingError) -> Any:
+        # The database refused or dropped the connection, stayed locked past the busy
+        # timeout or was not migrated: the request can be tried again, which a 500 would not
+        # say. The statement and its parameters (digests among them) stay out of the log.
         try:
             db.session.rollback()
         except SQLAlchemyError:
             pass  # the connection is gone; the pool has already discarded it
         reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
+        if is_schema_error(error):
+            missing = _unapplied_migrations()
+            if missing:
+                log.error(
+                    "database not migrated: %s; run `flask --app app db upgrade` (%s)",
+                    missing,
+                    reason,
+                )
+                return _retry_later()
+        if isinstance(error, ProgrammingError):
+            log.error("unhandled error", exc_info=error)
+            return error_response(http_error(500, _DEFAULT_MESSAGES[500]))
         log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
-        return error_response(
-            http_error(503, _DEFAULT_MESSAGES[503], {"Retry-After": str(DATABASE_RETRY_AFTER)})
-        )
+        return _retry_later()
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> Any:

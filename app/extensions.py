@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, request
@@ -13,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+from app.database import bound_round_trips
 from app.models.base import Base
 
 # A failed statement's parameters are what a request sent (search text, titles) or digests of
@@ -24,11 +26,16 @@ def init_db(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         engine = db.engine
+    timeout = app.config["DATABASE_TIMEOUT"]
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout=timeout))
+    else:
+        bound_round_trips(engine, timeout)
 
 
-def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, connection_record) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: sqlite3.Connection, connection_record, *, busy_timeout: int
+) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite ignores ON DELETE CASCADE unless told; deleting an account relies on it.
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -37,7 +44,8 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, connection_record) -> 
     # In WAL mode NORMAL cannot corrupt the database; it only skips an fsync per commit,
     # which made every write wait on the disk.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # A write waits this long for another's lock, then fails (a 503 to retry).
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout * 1000}")
     cursor.close()
     dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
 

@@ -23,8 +23,20 @@ if get_load_dotenv():
 bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 
-# ChatGPT gives up on an action call after 45 seconds; a worker stuck longer is killed first,
-# and a deploy's old workers get well under that to finish what they are serving.
+# Threads, so that a client that connects and sends nothing, or sends slowly, holds one thread
+# rather than a whole worker. A sync worker waits on such a connection until the worker
+# timeout kills it: two silent connections stopped a two-worker instance for 30 seconds.
+# gunicorn lends each new connection a thread for up to 5 seconds while it waits for the
+# request, and one worker may accept most of a burst, so each has threads enough for 50 idle
+# connections at once (tests/e2e/test_faults.py). Measured with 120 idle connections open:
+# about 60 threads per worker and 1 MB more memory each, and getTodos still answered at once.
+# The database pool, not this number, bounds the connections a worker opens (app/database.py).
+worker_class = "gthread"
+threads = 64
+
+# A threaded worker tells the master it is alive from its main loop, so this catches a worker
+# that stopped altogether, not a slow call: those are bounded by the app (DATABASE_TIMEOUT).
+# A deploy's old workers get well under ChatGPT's 45 seconds to finish what they are serving.
 timeout = 30
 graceful_timeout = 20
 

@@ -59,6 +59,12 @@ def run_migrations_online():
         # One line for the operator (a release phase's log), not a traceback.
         raise SetupError(unreachable(db.engine.url, error)) from error
     with connection:
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a large table: the limits the app puts on each statement
+            # while serving calls (DATABASE_TIMEOUT, app/database.py) do not apply here.
+            connection = connection.execution_options(database_timeout=False)
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         if connection.dialect.name == "sqlite":
             # Batch migrations copy and drop tables; with foreign keys on, dropping a table
             # would cascade-delete the rows that point at it.

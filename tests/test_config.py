@@ -165,6 +165,9 @@ def test_production_cookies_are_secure():
         ("SESSION_IDLE_MINUTES", "4"),
         ("SESSION_IDLE_MINUTES", "1h"),
         ("SESSION_MAX_DAYS", "0"),
+        ("DATABASE_TIMEOUT", "0"),
+        ("DATABASE_TIMEOUT", "5s"),
+        ("DATABASE_TIMEOUT", "60"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name, value):

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -104,3 +112,97 @@ def test_calls_after_the_server_dropped_idle_connections_succeed(
     assert added.status_code == 201, added.json
     with app.app_context():
         assert db.session.execute(sa.text("SELECT count(*) FROM todos")).scalar_one() == 2
+
+
+@contextmanager
+def _write_lock_held(database_url: str) -> Iterator[None]:
+    """Another writer holding the lock a write needs, as a long migration or a stuck process
+    would; released after a while in any case, so that a call that waits for it ends."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(url.database, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        holder = psycopg.connect(url.set(drivername="postgresql").render_as_string(False))
+        holder.execute("LOCK TABLE todos IN EXCLUSIVE MODE")
+    release = threading.Timer(15, holder.rollback)
+    release.start()
+    try:
+        yield
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()
+
+
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "none", "DATABASE_TIMEOUT": "1"}])
+def test_a_write_behind_another_writers_lock_gets_a_503_within_the_timeout(
+    client, database_url, app_settings
+):
+    with _write_lock_held(database_url):
+        start = time.monotonic()
+        response = client.post("/todos", json={"title": "Buy milk"})
+        elapsed = time.monotonic() - start
+
+    assert response.status_code == 503, response.json
+    assert response.headers["Retry-After"].isdigit()
+    assert elapsed < 5, elapsed
+    assert client.post("/todos", json={"title": "Buy milk"}).status_code == 201
+
+
+@pytest.fixture
+def unmigrated_url(tmp_path) -> Iterator[str]:
+    """A database the app can reach whose tables were never made: a new SQLite file, or on
+    PostgreSQL an empty schema of the test database."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path}/never-migrated.sqlite3"
+        return
+    schema = f"unmigrated_{secrets.token_hex(4)}"
+    engine = sa.create_engine(TEST_DATABASE_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = sa.make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def test_a_database_never_migrated_is_unhealthy_and_logged_as_such(unmigrated_url, caplog):
+    app = build_app(unmigrated_url, ACTION_AUTH="none")
+    client = app.test_client()
+
+    health = client.get("/healthz")
+    listed = client.get("/todos")
+
+    assert health.status_code == 503
+    assert health.json == {
+        "status": "unavailable",
+        "message": "The database is not migrated: run `flask --app app db upgrade`.",
+    }
+    assert listed.status_code == 503
+    assert listed.headers["Retry-After"].isdigit()
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("not migrated" in m and "never migrated" in m for m in logged), logged
+    assert not any("database unavailable" in m or "unhandled error" in m for m in logged), logged
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_database_behind_the_latest_migration_is_unhealthy(app, client):
+    with app.app_context():
+        (current,) = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).one()
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+        db.session.commit()
+    try:
+        health = client.get("/healthz")
+    finally:
+        with app.app_context():
+            db.session.execute(
+                sa.text("UPDATE alembic_version SET version_num = :v"), {"v": current}
+            )
+            db.session.commit()
+
+    assert health.status_code == 503
+    assert "not migrated" in health.json["message"]
+    assert client.get("/healthz").json == {"status": "ok"}

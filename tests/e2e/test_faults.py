@@ -1,0 +1,109 @@
+"""Faults that must cost a caller a quick answer, never a hung instance: a database that falls
+silent, and clients that connect and then send nothing or only part of a request."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import TEST_DATABASE_URL
+from tests.e2e.conftest import Server
+from tests.tcp_proxy import TcpProxy
+
+# The settings the tests run with; each bound asserted below is well above what they allow.
+DATABASE_TIMEOUT = 1
+# A silent pooled connection (its deadline, timeout + 1 s), then a new connection that is not
+# answered either (psycopg's least connect_timeout, 2 s).
+CALL_BOUND = 8.0
+HEALTH_BOUND = 2.0
+# Long enough for a hung call to show as a failure rather than end the test run.
+CLIENT_TIMEOUT = 20
+
+
+def timed(call: Callable[[], requests.Response]) -> tuple[requests.Response, float]:
+    start = time.monotonic()
+    response = call()
+    return response, time.monotonic() - start
+
+
+@pytest.fixture
+def silent_database(
+    gunicorn_server: Callable[..., Server],
+) -> Iterator[tuple[Server, TcpProxy]]:
+    """A server whose PostgreSQL is reached through a proxy the test can silence."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("PostgreSQL only: set TEST_DATABASE_URL (.ci/run does)")
+    url = sa.make_url(TEST_DATABASE_URL)
+    with TcpProxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port)
+        server = gunicorn_server(
+            DATABASE_URL=proxied.render_as_string(hide_password=False),
+            DATABASE_TIMEOUT=str(DATABASE_TIMEOUT),
+            ACTION_AUTH="none",
+        )
+        yield server, proxy
+
+
+def test_a_database_gone_silent_gets_503s_within_seconds_and_calls_work_once_it_is_back(
+    silent_database,
+):
+    server, proxy = silent_database
+    client = server.client
+    # Each worker now has a pooled connection that will go silent under it.
+    for _ in range(4):
+        assert client.post(f"{server.url}/todos", json={"title": "before"}).status_code == 201
+
+    proxy.go_silent()
+    calls = {
+        "getTodos": lambda: client.get(f"{server.url}/todos", timeout=CLIENT_TIMEOUT),
+        "addTodo": lambda: client.post(
+            f"{server.url}/todos", json={"title": "during"}, timeout=CLIENT_TIMEOUT
+        ),
+    }
+    for name, call in calls.items():
+        response, elapsed = timed(call)
+        assert response.status_code == 503, (name, response.text)
+        assert response.headers["Retry-After"].isdigit(), name
+        assert "database is unavailable" in response.json()["message"]
+        assert elapsed < CALL_BOUND, (name, elapsed)
+
+    health, elapsed = timed(lambda: client.get(f"{server.url}/healthz", timeout=CLIENT_TIMEOUT))
+    assert health.status_code == 503
+    assert health.json()["status"] == "unavailable"
+    assert elapsed < HEALTH_BOUND, elapsed
+
+    proxy.restore()
+    listed = client.get(f"{server.url}/todos", timeout=CLIENT_TIMEOUT)
+    assert listed.status_code == 200, listed.text
+    assert [t["title"] for t in listed.json()["todos"]] == ["before"] * 4
+    assert "database unavailable" in server.log()
+
+
+def test_a_server_keeps_answering_while_clients_hold_idle_and_half_sent_connections(
+    server: Server,
+):
+    with ExitStack() as stack:
+        for _ in range(50):  # connected, nothing sent
+            stack.enter_context(socket.create_connection(("127.0.0.1", _port(server))))
+        for _ in range(5):  # a request line, then nothing more
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", _port(server))))
+            sock.sendall(b"GET /todos HTTP/1.1\r\nHost: example\r\n")
+
+        for _ in range(4):
+            response, elapsed = timed(
+                lambda: server.client.get(f"{server.url}/todos", timeout=CLIENT_TIMEOUT)
+            )
+            assert response.status_code == 200
+            assert elapsed < 2.0, elapsed
+            # A new connection each time, as a new client would open.
+            server.client.close()
+
+
+def _port(server: Server) -> int:
+    return int(server.url.rsplit(":", 1)[1])
