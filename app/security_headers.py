@@ -25,6 +25,8 @@ CONTENT_SECURITY_POLICY = {
 # The consent page's URL carries the OAuth state and redirect URI: no other origin sees it.
 # Not no-referrer: Flask-WTF refuses a form posted over https without a same-origin Referer.
 REFERRER_POLICY = "same-origin"
+# For a page that shows a secret or personal data once: no browser or proxy may keep a copy.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def init_app(app: Flask) -> None:

@@ -195,6 +195,7 @@ def test_admin_creates_a_client_and_sees_the_secret_once(app):
         data={"name": "Web GPT", "gpt_ids": "g-web123", "csrf_token": csrf_token(page.text)},
     )
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     secret = response.text.split('Client Secret</p><p class="secret">')[1].split("<")[0]
     assert secret.startswith("tds_")
     listing = client.get("/admin").text
@@ -245,3 +246,6 @@ def test_destructive_admin_actions_change_nothing_until_confirmed(app, chatgpt, 
     assert done.status_code in (200, 302)
     stored = _client(app, client_id)
     assert stored is None if action == "delete" else not stored.check_client_secret(secret)
+    if action == "rotate-secret":
+        # The page shows the new secret once: no browser or proxy may keep it.
+        assert done.headers["Cache-Control"] == "no-store"

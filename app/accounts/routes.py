@@ -35,6 +35,7 @@ from app.extensions import db, protect_forms
 from app.keys import service as keys
 from app.keys.forms import CreateKeyForm
 from app.models import ID_MAX, utcnow
+from app.security_headers import NO_STORE
 
 blp = Blueprint("accounts", __name__)
 protect_forms(blp)
@@ -43,8 +44,6 @@ SIGNED_UP = (
     "Your account is ready: log in with your email address and password. If this address "
     "already had an account, nothing about it changed: log in with the password it has."
 )
-# Pages that show a key or personal data must not be kept by browsers or proxies.
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @blp.app_context_processor

@@ -13,6 +13,7 @@ from app.errors import error_response
 from app.extensions import protect_forms
 from app.gptsetup import guide
 from app.oauth import clients as service
+from app.security_headers import NO_STORE
 from app.shell import flask_command
 
 blp = Blueprint("admin", __name__)
@@ -68,7 +69,11 @@ def create_client():
     except service.ClientError as error:
         flash(str(error), "error")
         return render_template("admin/index.html", clients=service.list_clients()), 400
-    return render_template("admin/secret.html", client=client, secret=secret, created=True)
+    return (
+        render_template("admin/secret.html", client=client, secret=secret, created=True),
+        200,
+        NO_STORE,
+    )
 
 
 @blp.post("/admin/clients/<client_id>/allow")
@@ -125,7 +130,11 @@ def rotate_secret(client_id: str):
     except service.ClientError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.index"))
-    return render_template("admin/secret.html", client=client, secret=secret, created=False)
+    return (
+        render_template("admin/secret.html", client=client, secret=secret, created=False),
+        200,
+        NO_STORE,
+    )
 
 
 @blp.route("/admin/clients/<client_id>/delete", methods=["GET", "POST"])
@@ -163,8 +172,7 @@ def reset_password():
     return (
         render_template("admin/new_password.html", user=user, password=password),
         200,
-        # The one page that shows the password must not be kept by a browser or proxy.
-        {"Cache-Control": "no-store"},
+        NO_STORE,
     )
 
 
