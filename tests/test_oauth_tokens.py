@@ -327,22 +327,29 @@ def test_racing_refreshes_both_succeed(app, account, chatgpt):
     assert refresh(app.test_client(), client_id, secret, token["refresh_token"]).status_code == 200
 
 
-def test_concurrent_refreshes_both_succeed(app, account, chatgpt):
-    client_id, secret = chatgpt
-    token = sign_in(app, client_id, secret)
+def _refresh_together(app, client_id: str, secret: str | None, refresh_token: str) -> list:
+    """Two refreshes with one refresh token, released at the same moment from two threads."""
     start = threading.Barrier(2)
     results: list = [None, None]
 
     def refresh_in_thread(index: int) -> None:
         server = app.test_client()
         start.wait()
-        results[index] = refresh(server, client_id, secret, token["refresh_token"])
+        results[index] = refresh(server, client_id, secret, refresh_token)
 
     threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+def test_concurrent_refreshes_both_succeed(app, account, chatgpt):
+    client_id, secret = chatgpt
+    token = sign_in(app, client_id, secret)
+
+    results = _refresh_together(app, client_id, secret, token["refresh_token"])
 
     assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
     assert all(token_works(app, r.json["access_token"]) for r in results)
@@ -440,19 +447,8 @@ def test_concurrent_refreshes_of_a_public_client_each_get_a_working_refresh_toke
     app, user_browser
 ):
     client_id, token = _public_sign_in(app, user_browser)
-    start = threading.Barrier(2)
-    results: list = [None, None]
 
-    def refresh_in_thread(index: int) -> None:
-        server = app.test_client()
-        start.wait()
-        results[index] = refresh(server, client_id, None, token["refresh_token"])
-
-    threads = [threading.Thread(target=refresh_in_thread, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _refresh_together(app, client_id, None, token["refresh_token"])
 
     assert [r.status_code for r in results] == [200, 200], [r.json for r in results]
     _after_the_grace_window(app)
