@@ -81,7 +81,8 @@ def test_chatgpt_signs_in_uses_refreshes_and_revokes_its_tokens(app, account, ch
     assert redirect_target(response) == CALLBACK
     values = redirect_params(response)
     assert values["state"] == STATE
-    assert set(values) == {"code", "state"}
+    # The issuer (RFC 9207) too; ChatGPT's GPT actions pass over it.
+    assert set(values) == {"code", "state", "iss"}
 
     chatgpt_server = app.test_client()
     response = exchange(chatgpt_server, client_id, secret, values["code"], method=method)
