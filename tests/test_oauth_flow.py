@@ -312,6 +312,29 @@ def test_public_clients_must_use_pkce(app, user_browser):
     assert "code" not in values
 
 
+@pytest.mark.parametrize(
+    "pkce",
+    [
+        {},
+        {"code_challenge": create_s256_code_challenge(VERIFIER)},  # method defaults to plain
+        {"code_challenge_method": "S256"},
+        {"code_challenge": VERIFIER, "code_challenge_method": "plain"},
+        {"code_challenge": create_s256_code_challenge(VERIFIER), "code_challenge_method": "s256"},
+    ],
+)
+def test_every_public_client_must_use_s256(app, user_browser, pkce):
+    # Clients that register themselves will all be public: this is their one rule.
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
+
+    response = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, **pkce))
+
+    values = redirect_params(response)
+    assert values["error"] == "invalid_request"
+    assert values["state"] == STATE
+    assert "code" not in values
+
+
 def test_a_public_clients_wrong_verifier_is_invalid_grant(app, user_browser):
     with app.app_context():
         client_id, _ = make_client("Desktop app", public=True)
