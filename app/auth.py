@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from flask import current_app, request
 from flask_smorest import abort
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -54,6 +54,13 @@ REALM = "todo-action"
 # last_used_at is a hint for the account page, not an audit log: one write a minute at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_CREDENTIAL_LENGTH = 512
+# Authlib's descriptions, in the API's words.
+ERROR_MESSAGES = {
+    "missing_authorization": "This API needs credentials: an OAuth token or an API key.",
+    "invalid_token": "The credential is invalid, expired or revoked.",
+    "insufficient_scope": "The credential lacks the scope this operation needs.",
+    "unsupported_token_type": "Send the credential as Bearer, Basic or the API key header.",
+}
 
 # Built once: every API call runs one of these, and a statement made per call costs more CPU
 # than the database spends on it. Each loads the credential and its user in one query.
@@ -67,11 +74,23 @@ _API_KEY = sa.select(ApiKey).where(ApiKey.digest == sa.bindparam("digest"))
 _DEMO_USER = sa.select(User).where(User.email == DEMO_USER_EMAIL)
 
 
+class OtherResourceError(InvalidTokenError):
+    """A token for another of this server's resources (RFC 8707), such as the MCP endpoint:
+    the API takes only tokens of sign-ins that named no resource."""
+
+    description = "This access token is for another resource; sign in again for this API."
+
+
 class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         if len(token_string) > MAX_CREDENTIAL_LENGTH:
             return None
         return db.session.scalar(_ACCESS_TOKEN, {"digest": digest(token_string)})
+
+    def validate_token(self, token: AccessToken | None, scopes, request) -> None:
+        if token is not None and token.resource is not None:
+            raise OtherResourceError(realm=self.realm, extra_attributes=self.extra_attributes)
+        super().validate_token(token, scopes, request)
 
 
 class ApiKeyValidator(BearerTokenValidator):
@@ -141,12 +160,10 @@ class CredentialProtector(ResourceProtector):
             if scopes:
                 params.append(f'scope="{" ".join(scopes)}"')
             headers["WWW-Authenticate"] = "Bearer " + ", ".join(params)
-        message = {
-            "missing_authorization": "This API needs credentials: an OAuth token or an API key.",
-            "invalid_token": "The credential is invalid, expired or revoked.",
-            "insufficient_scope": "The credential lacks the scope this operation needs.",
-            "unsupported_token_type": "Send the credential as Bearer, Basic or the API key header.",
-        }.get(error.error, error.description or error.error)
+        if isinstance(error, OtherResourceError):
+            message = error.description
+        else:
+            message = ERROR_MESSAGES.get(error.error, error.description or error.error)
         abort(error.status_code, message=message, headers=headers)
 
 

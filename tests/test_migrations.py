@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
-from tests.conftest import TEST_DATABASE_URL
-from tests.oauth_helpers import refresh, sign_in, token_works
+from tests.conftest import TEST_DATABASE_URL, TEST_PUBLIC_URL
+from tests.oauth_helpers import exchange, get_code, refresh, sign_in, token_works
 
 
 def _differences(app):
@@ -58,3 +58,23 @@ def test_a_sign_in_made_before_an_upgrade_keeps_working_after_it(app, account, c
     assert refreshed.status_code == 200, refreshed.json
     assert token_works(app, refreshed.json["access_token"])
     assert token_works(app, token["access_token"])
+
+
+def test_a_downgrade_past_resources_ends_only_the_sign_ins_for_a_resource(
+    app, user_browser, chatgpt
+):
+    client_id, secret = chatgpt
+    api_token = sign_in(app, client_id, secret)
+    code = get_code(user_browser, client_id, resource=f"{TEST_PUBLIC_URL}/mcp")
+    mcp_token = exchange(app.test_client(), client_id, secret, code).json
+    with app.app_context():
+        # Without the column, a token for the MCP endpoint would pass for one for the API.
+        downgrade(revision="0008")
+        upgrade()
+        db.session.remove()
+
+    assert token_works(app, api_token["access_token"])
+    assert not token_works(app, mcp_token["access_token"])
+    server = app.test_client()
+    assert refresh(server, client_id, secret, api_token["refresh_token"]).status_code == 200
+    assert refresh(server, client_id, secret, mcp_token["refresh_token"]).status_code == 400

@@ -211,6 +211,7 @@ def test_errors_after_the_redirect_uri_is_known_go_back_to_it(app, chatgpt, user
         "error": "unsupported_response_type",
         "error_description": redirect_params(response)["error_description"],
         "state": STATE,
+        "iss": TEST_PUBLIC_URL,
     }
 
 

@@ -81,7 +81,8 @@ def test_chatgpt_signs_in_uses_refreshes_and_revokes_its_tokens(app, account, ch
     assert redirect_target(response) == CALLBACK
     values = redirect_params(response)
     assert values["state"] == STATE
-    assert set(values) == {"code", "state"}
+    # The issuer (RFC 9207) too; ChatGPT's GPT actions pass over it.
+    assert set(values) == {"code", "state", "iss"}
 
     chatgpt_server = app.test_client()
     response = exchange(chatgpt_server, client_id, secret, values["code"], method=method)
@@ -306,6 +307,29 @@ def test_public_clients_must_use_pkce(app, user_browser):
 
     values = redirect_params(response)
     assert redirect_target(response) == CALLBACK
+    assert values["error"] == "invalid_request"
+    assert values["state"] == STATE
+    assert "code" not in values
+
+
+@pytest.mark.parametrize(
+    "pkce",
+    [
+        {},
+        {"code_challenge": create_s256_code_challenge(VERIFIER)},  # method defaults to plain
+        {"code_challenge_method": "S256"},
+        {"code_challenge": VERIFIER, "code_challenge_method": "plain"},
+        {"code_challenge": create_s256_code_challenge(VERIFIER), "code_challenge_method": "s256"},
+    ],
+)
+def test_every_public_client_must_use_s256(app, user_browser, pkce):
+    # Clients that register themselves will all be public: this is their one rule.
+    with app.app_context():
+        client_id, _ = make_client("Desktop app", public=True)
+
+    response = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, **pkce))
+
+    values = redirect_params(response)
     assert values["error"] == "invalid_request"
     assert values["state"] == STATE
     assert "code" not in values

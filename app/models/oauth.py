@@ -112,6 +112,8 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
     scope: Mapped[str] = mapped_column(sa.String(255))
     code_challenge: Mapped[str | None] = mapped_column(sa.String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(sa.String(10))
+    # The resource (RFC 8707) it was asked for, canonical; None for the REST API.
+    resource: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -154,6 +156,8 @@ class OAuthGrant(Base):
         sa.ForeignKey("oauth_authorization_codes.id", ondelete="SET NULL"), index=True
     )
     scope: Mapped[str] = mapped_column(sa.String(255))
+    # The one resource (RFC 8707) its tokens are for, canonical; None for the REST API.
+    resource: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -194,6 +198,10 @@ class RefreshToken(Base):
     def get_scope(self) -> str:
         return self.grant.scope
 
+    @property
+    def resource(self) -> str | None:
+        return self.grant.resource
+
     def is_revoked(self) -> bool:
         return self.grant.is_revoked()
 
@@ -217,6 +225,10 @@ class AccessToken(Base, TokenMixin):
     @property
     def user(self) -> User:
         return self.grant.user
+
+    @property
+    def resource(self) -> str | None:
+        return self.grant.resource
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.grant.client_pk == client.id

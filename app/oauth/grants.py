@@ -29,6 +29,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 
 from app.extensions import db
 from app.models import AccessToken, AuthorizationCode, OAuthGrant, RefreshToken, utcnow
+from app.oauth.resources import requested_resource
 from app.secrets_util import digest
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -80,6 +81,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=request.client.get_allowed_scope(payload.scope),
             code_challenge=payload.data.get("code_challenge"),
             code_challenge_method=payload.data.get("code_challenge_method"),
+            resource=requested_resource(request),
             expires_at=utcnow() + CODE_LIFETIME,
         )
         db.session.add(record)

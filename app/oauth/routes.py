@@ -20,7 +20,7 @@ from app.extensions import db, no_csrf, protect_forms
 from app.models import Consent, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE
 from app.oauth.grants import CLIENT_AUTH_METHODS
-from app.oauth.server import authorization, query_client
+from app.oauth.server import authorization, issuer, issuer_parameter, query_client
 from app.operations import all_scopes
 from app.ratelimit import (
     TOKEN_ENDPOINT_IP_LIMIT,
@@ -92,6 +92,16 @@ def _rejected_request_page(error: OAuth2Error):
     )
 
 
+def _refused(error: OAuth2Error):
+    """An authorization request refused: back to the client once its redirect URI is known,
+    carrying `iss` as every authorization response does (RFC 9207), else a page."""
+    if not error.redirect_uri:
+        return _rejected_request_page(error)
+    response = authorization.handle_error_response(request, error)
+    issuer_parameter.add_issuer_parameter(authorization, response)
+    return response
+
+
 def _scope_descriptions(scope: str) -> list[tuple[str, str]]:
     scopes = all_scopes()
     return [(s, scopes.get(s, s)) for s in scope_to_list(scope) or []]
@@ -105,17 +115,13 @@ def authorize():
         try:
             authorization.get_consent_grant(end_user=None)
         except OAuth2Error as error:
-            if error.redirect_uri:
-                return authorization.handle_error_response(request, error)
-            return _rejected_request_page(error)
+            return _refused(error)
         return redirect(url_for("accounts.login", next=request.full_path))
 
     try:
         grant = authorization.get_consent_grant(end_user=user)
     except OAuth2Error as error:
-        if error.redirect_uri:
-            return authorization.handle_error_response(request, error)
-        return _rejected_request_page(error)
+        return _refused(error)
 
     client: OAuthClient = grant.client
     scope = client.get_allowed_scope(grant.request.payload.scope)
@@ -163,7 +169,7 @@ def server_metadata():
     """RFC 8414 metadata, so OAuth tooling can configure itself from the issuer URL."""
     base = current_app.config["PUBLIC_URL"]
     return jsonify(
-        issuer=base,
+        issuer=issuer(),
         authorization_endpoint=f"{base}/oauth/authorize",
         token_endpoint=f"{base}/oauth/token",
         revocation_endpoint=f"{base}/oauth/revoke",
@@ -174,6 +180,7 @@ def server_metadata():
         token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
         revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
         code_challenge_methods_supported=["S256"],
+        authorization_response_iss_parameter_supported=True,
         service_documentation=f"{base}/docs/",
         op_policy_uri=f"{base}/privacy",
     )

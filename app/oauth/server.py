@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import rfc9207
 from authlib.oauth2.rfc6749 import InvalidGrantError
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -18,6 +19,7 @@ from app.oauth.grants import (
     RevocationEndpoint,
     S256CodeChallenge,
 )
+from app.oauth.resources import ResourceIndicator
 from app.secrets_util import digest, new_secret
 
 ACCESS_TOKEN_PREFIX = "tda_"
@@ -61,6 +63,7 @@ def _store_token(token: dict, request) -> None:
                 "user_id": request.user.id,
                 "code_id": request.authorization_code.id,
                 "scope": token.get("scope", ""),
+                "resource": request.authorization_code.resource,
                 "created_at": now,
             },
         )
@@ -93,10 +96,27 @@ _INSERT_REFRESH_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_ACCESS_TOKEN = sa.insert(AccessToken.__table__)
 
 
+def issuer() -> str:
+    """This server's issuer identifier: the RFC 8414 metadata's `issuer`, the `iss` of every
+    authorization response (RFC 9207), byte for byte. PUBLIC_URL never ends in a slash."""
+    return current_app.config["PUBLIC_URL"]
+
+
+class IssuerParameter(rfc9207.IssuerParameter):
+    def get_issuer(self) -> str:
+        return issuer()
+
+
 authorization = AuthorizationServer()
-authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-authorization.register_grant(RefreshTokenGrant)
+authorization.register_grant(
+    AuthorizationCodeGrant, [S256CodeChallenge(required=True), ResourceIndicator()]
+)
+authorization.register_grant(RefreshTokenGrant, [ResourceIndicator()])
 authorization.register_endpoint(RevocationEndpoint)
+# Adds `iss` to the redirects create_authorization_response makes; the authorize view adds it
+# to the error redirects it makes itself.
+issuer_parameter = IssuerParameter()
+authorization.register_extension(issuer_parameter)
 
 
 def new_access_token(*args, **kwargs) -> str:

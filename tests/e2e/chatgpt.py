@@ -128,6 +128,9 @@ def sign_in(
     assert f"{location.scheme}://{location.netloc}{location.path}" == CALLBACK
     params = parse_qs(location.query)
     assert params["state"] == [state]
+    # RFC 9207: the issuer of the metadata, byte for byte, on the redirect as well.
+    metadata = requests.get(f"{server.url}/.well-known/oauth-authorization-server", timeout=10)
+    assert params["iss"] == [metadata.json()["issuer"]]
     return params["code"][0]
 
 

@@ -27,7 +27,7 @@ from tests.e2e.chatgpt import (
     sign_in,
     token_request,
 )
-from tests.e2e.conftest import Server, module_servers, reuse
+from tests.e2e.conftest import E2E_PUBLIC_URL, Server, module_servers, reuse
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
 from tests.factories import make_client, make_user
 from tests.oauth_helpers import CALLBACK, bearer
@@ -181,6 +181,40 @@ def test_a_second_sign_in_skips_consent_and_sees_the_same_list(oauth_server):
     )
     listed = call(oauth_server, "GET", "/todos", bearer(second["access_token"])).json()
     assert [t["title"] for t in listed["todos"]] == ["Walk"]
+
+
+def test_a_sign_in_for_the_mcp_endpoint_gets_tokens_the_api_refuses(oauth_server):
+    credentials = seed(oauth_server, "ada@example.com")
+    # As an MCP client asks, with the query ChatGPT may append.
+    resource = f"{E2E_PUBLIC_URL}/mcp?from=chatgpt"
+    code = sign_in(
+        oauth_server, browser(oauth_server), credentials, "ada@example.com", resource=resource
+    )
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    tokens = token_request(oauth_server, credentials, {**form, "resource": resource}).json()
+
+    refused = call(oauth_server, "GET", "/todos", bearer(tokens["access_token"]))
+    assert refused.status_code == 401
+    assert "another resource" in refused.json()["message"]
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+    refreshed = token_request(
+        oauth_server,
+        credentials,
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    ).json()
+    assert call(oauth_server, "GET", "/todos", bearer(refreshed["access_token"])).status_code == 401
+    other = token_request(
+        oauth_server,
+        credentials,
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "resource": E2E_PUBLIC_URL,
+        },
+    )
+    assert other.status_code == 400
+    assert other.json()["error"] == "invalid_target"
 
 
 def test_unregistered_callback_gets_no_redirect(oauth_server):
