@@ -225,3 +225,28 @@ class TestRateLimit:
         refused = rpc(client, "tools/list", headers=token)
         assert refused.status_code == 429
         assert "Retry-After" in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"data": "x=1", "content_type": "application/x-www-form-urlencoded"}, 415),
+        ({"data": "[" * 300_000, "content_type": "application/json"}, 413),
+        ({"data": "{not json", "content_type": "application/json"}, 400),
+        ({"json": [1, 2]}, 400),
+    ],
+)
+def test_bad_bodies_get_a_4xx_in_json(client, token, body, status):
+    response = client.post("/mcp", headers={**JSON_RPC, **token}, **body)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+
+
+def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(app, client, token):
+    with app.app_context():
+        db.session.execute(sa.text("DROP TABLE todos"))
+        db.session.commit()
+    result = call_tool(client, "list_todos", {}, token)
+    assert result["isError"] is True
+    [text] = [c["text"] for c in result["content"]]
+    assert text == "The database is unavailable; nothing was changed. Try again shortly."

@@ -23,6 +23,9 @@ from app.operations import all_scopes
 
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+# Where the view leaves the caller for the tools: a2wsgi hands the WSGI environ to the ASGI
+# app as scope["wsgi_environ"].
+CALLER_KEY = "todo_action.mcp.caller"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from werkzeug.test import run_wsgi_app
 
 from app.auth import credential_key
 from app.extensions import db
-from app.mcp.auth import MCP_PATH, METADATA_PATH, authenticate, resource_url
-from app.mcp.server import CALLER_KEY, wsgi_app
+from app.mcp.auth import CALLER_KEY, MCP_PATH, METADATA_PATH, authenticate, resource_url
 from app.operations import all_scopes
 from app.ratelimit import api_limit, api_limit_off, limiter
 
@@ -25,6 +24,7 @@ blp = Blueprint("mcp", __name__)
 def endpoint() -> Response:
     _check_origin()
     caller = authenticate()
+    _check_body()
     request.environ[CALLER_KEY] = caller
     if api_limit_off():
         return _serve()
@@ -33,6 +33,10 @@ def endpoint() -> Response:
 
 
 def _serve() -> Response:
+    # Imported on the first call: the SDK and what it brings (pydantic, starlette) add about
+    # 25 MB to a worker, which a deployment that serves only the GPT action need not carry.
+    from app.mcp.server import wsgi_app
+
     # The tools run in threads of their own with sessions of their own (app/mcp/server.py);
     # a connection this session held would sit idle in the pool they draw from.
     db.session.close()
@@ -40,6 +44,15 @@ def _serve() -> Response:
         wsgi_app(current_app._get_current_object()), request.environ, buffered=True
     )
     return Response(app_iter, status, headers)
+
+
+def _check_body() -> None:
+    # The SDK would answer these in plain text; the API's envelope says the same in JSON.
+    if not request.is_json:
+        abort(415, message="Send the JSON-RPC message as JSON (Content-Type: application/json).")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, message=f"The request body is larger than {limit} bytes.")
 
 
 def _check_origin() -> None:

@@ -31,11 +31,7 @@ from mcp.shared.exceptions import MCPError
 from app.database import POOL_SIZE
 from app.extensions import db
 from app.mcp import tools as tools_module
-from app.mcp.auth import MCP_PATH, Caller
-
-# Where the view leaves the caller for the tools: a2wsgi hands the WSGI environ to the ASGI
-# app as scope["wsgi_environ"].
-CALLER_KEY = "todo_action.mcp.caller"
+from app.mcp.auth import CALLER_KEY, MCP_PATH, Caller
 
 _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -86,7 +82,6 @@ def _build(app: Flask) -> ASGIMiddleware:
 
     server = Server(
         "todo-action",
-        title=app.config.get("APP_TITLE") or "todo-action",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
@@ -94,6 +89,8 @@ def _build(app: Flask) -> ASGIMiddleware:
         streamable_http_path=MCP_PATH,
         stateless_http=True,
         json_response=True,
+        # A body sent without Content-Length is only measured as it is read.
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
         # The view checks Origin first, with the API's error envelope; the Host is whatever
         # the PaaS router forwards, as for every other route of the app.
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),

@@ -18,6 +18,7 @@ WWW-Authenticate challenge, which makes ChatGPT offer to sign in again.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +27,14 @@ import jsonschema
 import marshmallow as ma
 from flask import Flask
 from mcp import types
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from app.extensions import db
 from app.mcp.auth import Caller, challenge
 from app.operations import Operation, OperationError, all_operations, limited_data_chars
 from app.spec import app_spec
+
+log = logging.getLogger(__name__)
 
 # ChatGPT refuses a tool result of 100,000 characters or more. The result carries the data
 # twice, as structuredContent and as JSON text inside a JSON string, where escaping can double
@@ -164,12 +169,31 @@ def call(tool: OperationTool, caller: Caller, arguments: Mapping[str, Any]) -> t
             result = operation.work(caller.user, **path_kwargs, **loaded)
     except OperationError as error:
         return _error(f"{error.field}: {error.message}" if error.field else error.message)
+    except SQLAlchemyError as error:
+        return _database_error(error)
     data = operation.response.dump(result) if operation.response is not None else {}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],
         structured_content=data,
     )
+
+
+def _database_error(error: SQLAlchemyError) -> types.CallToolResult:
+    # As the API's error handlers (app/errors.py) answer them: what the caller can act on, and
+    # in the log the error's kind and first line, never the statement or its parameters.
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the pool has already discarded it
+    if isinstance(error, IntegrityError):
+        return _error("The request conflicts with data that already exists.")
+    if isinstance(error, DataError):
+        return _error("A value in the request is out of range.")
+    orig = getattr(error, "orig", None)
+    reason = str(orig).strip().splitlines()[0][:200] if orig else ""
+    log.error("database unavailable: %s: %s", (orig or error).__class__.__name__, reason)
+    return _error("The database is unavailable; nothing was changed. Try again shortly.")
 
 
 def _describe(messages: Any) -> str:
