@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 
+import marshmallow as ma
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.operations import all_operations
+from app.operations import Resource, all_operations
+from app.resources import RESOURCES
 from app.todos.models import Todo
-from tests.conftest import TEST_PUBLIC_URL, spec_path
+from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
+from tests.factories import make_token, make_user
 
 PROTOCOL = "2025-06-18"
 JSON_RPC = {
@@ -250,3 +253,59 @@ def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(app, c
     assert result["isError"] is True
     [text] = [c["text"] for c in result["content"]]
     assert text == "The database is unavailable; nothing was changed. Try again shortly."
+
+
+class EchoSchema(ma.Schema):
+    text = ma.fields.String(required=True, metadata={"description": "Any text."})
+
+
+# A resource as a team would add one (docs/template.md), with no MCP code of its own.
+echoes = Resource(
+    "echoes",
+    __name__,
+    description="Echoes.",
+    scopes={"echoes:use": "Hear your echoes"},
+    stored="nothing",
+)
+
+
+@echoes.operation(
+    "POST",
+    "/echoes",
+    operation_id="makeEcho",
+    consequential=True,
+    scopes=["echoes:use"],
+    arguments=EchoSchema(),
+    response=EchoSchema(),
+)
+def make_echo(caller, *, text: str) -> dict:
+    """Echo a text
+
+    Returns the text as it was sent.
+    """
+    return {"text": text}
+
+
+@pytest.fixture
+def echo_app(app, database_url, monkeypatch):
+    """The app with the echoes resource added, on `app`'s database (emptied after the test)."""
+    monkeypatch.setattr("app.resources.RESOURCES", (*RESOURCES, echoes))
+    echo_app = build_app(database_url)
+    yield echo_app
+    with echo_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_new_resource_gets_its_tools_from_its_declarations(echo_app):
+    with echo_app.app_context():
+        token = {"Authorization": f"Bearer {make_token(make_user())}"}
+    client = echo_app.test_client()
+    tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
+    tool = tools["make_echo"]
+    assert tool["title"] == "Echo a text"
+    assert tool["inputSchema"]["properties"]["text"]["description"] == "Any text."
+    assert tool["_meta"]["securitySchemes"] == [{"type": "oauth2", "scopes": ["echoes:use"]}]
+    assert tool["annotations"]["destructiveHint"] is False
+    result = call_tool(client, "make_echo", {"text": "hello"}, token)
+    assert result["structuredContent"] == {"text": "hello"}
