@@ -245,10 +245,23 @@ def test_bad_bodies_get_a_4xx_in_json(client, token, body, status):
     assert response.mimetype == "application/json"
 
 
-def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(app, client, token):
-    with app.app_context():
-        db.session.execute(sa.text("DROP TABLE todos"))
-        db.session.commit()
+@pytest.fixture
+def todos_table_gone(app):
+    """The todos table renamed away for the test (a statement on it fails), then back."""
+
+    def rename(old: str, new: str) -> None:
+        with app.app_context():
+            db.session.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+            db.session.commit()
+
+    rename("todos", "todos_away")
+    yield
+    rename("todos_away", "todos")
+
+
+def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(
+    client, token, todos_table_gone
+):
     result = call_tool(client, "list_todos", {}, token)
     assert result["isError"] is True
     [text] = [c["text"] for c in result["content"]]
