@@ -6,11 +6,14 @@ The SDK's own client against real gunicorn is in tests/e2e/test_mcp_client.py.
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import marshmallow as ma
 import pytest
 import sqlalchemy as sa
 
+from app.database import POOL_SIZE
 from app.extensions import db
 from app.operations import Resource, all_operations
 from app.resources import RESOURCES
@@ -201,6 +204,21 @@ def test_a_page_of_the_largest_todos_stays_under_chatgpts_limit(app, client, tok
     assert len(response.get_data(as_text=True)) < 100_000
     page = response.json["result"]["structuredContent"]
     assert len(page["todos"]) < 3 and page["next_cursor"]
+
+
+def test_concurrent_calls_share_a_bounded_set_of_tool_threads(app, token):
+    # As many gunicorn threads as a burst brings call at once; the tools' database work runs
+    # in at most POOL_SIZE threads, so it never needs more connections than the pool holds.
+    def add(n: int) -> bool:
+        result = call_tool(app.test_client(), "add_todo", {"title": f"Todo {n}"}, token)
+        return not result["isError"]
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(add, range(48)))
+    tool_threads = [t for t in threading.enumerate() if t.name == "AnyIO worker thread"]
+    assert 1 <= len(tool_threads) <= POOL_SIZE
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 48
 
 
 class TestWithoutAuth:
