@@ -77,7 +77,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import accounts, admin, oauth, web
+    from app import accounts, admin, mcp, oauth, web
     from app.resources import RESOURCES
 
     api = app.extensions["todo_action_api"]
@@ -85,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
     for resource in RESOURCES:
         api.register_blueprint(resource.blueprint)
     # Pages and protocol endpoints: kept out of the spec.
-    for module in (web, accounts, oauth, admin):
+    for module in (web, accounts, oauth, mcp, admin):
         app.register_blueprint(module.blp)
     app.register_blueprint(web.swagger_ui())
 

@@ -31,6 +31,8 @@ follow from one call to the next.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,28 @@ from app.auth import current_user, protected
 from app.extensions import db
 from app.json_body import ArgumentsParser
 from app.models import User
+
+# ChatGPT refuses an answer of 100,000 characters or more. A work function that pages keeps the
+# worst-case size of its data within data_char_budget(): this much when the data is sent once,
+# as the REST API does; less where an answer carries it more than once (app/mcp).
+DATA_CHAR_BUDGET = 90_000
+_data_char_budget: ContextVar[int] = ContextVar("data_char_budget", default=DATA_CHAR_BUDGET)
+
+
+def data_char_budget() -> int:
+    """How many characters, at worst, the data a work function returns may serialise to."""
+    return _data_char_budget.get()
+
+
+@contextmanager
+def limited_data_chars(chars: int) -> Iterator[None]:
+    """Work functions called inside this return data of at most `chars` characters."""
+    token = _data_char_budget.set(chars)
+    try:
+        yield
+    finally:
+        _data_char_budget.reset(token)
+
 
 # What an operation that checks credentials may answer besides its own responses.
 AUTH_ERRORS = {

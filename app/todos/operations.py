@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.extensions import casefolded, db
 from app.models import ID_MAX, User
-from app.operations import Invalid, NotFound, Resource
+from app.operations import Invalid, NotFound, Resource, data_char_budget
 from app.todos.models import Todo
 from app.todos.schemas import (
     CURSOR_PATTERN,
@@ -42,9 +42,6 @@ todos = Resource(
     export_schema=TodoSchema(),
 )
 
-# ChatGPT refuses responses of 100,000 characters or more. A page stops before its worst-case
-# serialised size passes this budget, whatever `limit` asked for.
-RESPONSE_CHAR_BUDGET = 90_000
 # Ids, flags, dates and key names of one todo, with room to spare.
 _TODO_FIXED_CHARS = 300
 # A larger id names no todo, and is never sent to the database (see ID_MAX).
@@ -114,11 +111,14 @@ def list_todos(
     # One more than asked, to know whether a next page exists without counting.
     rows = db.session.execute(query.order_by(Todo.id).limit(limit + 1)).mappings().all()
 
+    # A page stops before its worst-case serialised size passes the budget, whatever `limit`
+    # asked for.
+    budget = data_char_budget()
     page: list[sa.RowMapping] = []
     used = 100  # the envelope and next_cursor
     for todo in rows[:limit]:
         used += worst_case_chars(todo)
-        if page and used > RESPONSE_CHAR_BUDGET:
+        if page and used > budget:
             break
         page.append(todo)
     more = len(page) < len(rows)

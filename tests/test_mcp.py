@@ -1,0 +1,342 @@
+"""The MCP endpoint in-process: what an MCP client meets at the HTTP and JSON-RPC level.
+
+The SDK's own client against real gunicorn is in tests/e2e/test_mcp_client.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import marshmallow as ma
+import pytest
+import sqlalchemy as sa
+
+from app.database import POOL_SIZE
+from app.extensions import db
+from app.operations import Resource, all_operations
+from app.resources import RESOURCES
+from app.todos.models import Todo
+from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
+from tests.factories import make_token, make_user
+
+PROTOCOL = "2025-06-18"
+JSON_RPC = {
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": PROTOCOL,
+}
+CLIENT_INFO = {"name": "test", "version": "1"}
+METADATA = f"{TEST_PUBLIC_URL}/.well-known/oauth-protected-resource/mcp"
+
+
+def rpc(client, method: str, params: dict | None = None, headers: dict | None = None):
+    message = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        message["params"] = params
+    return client.post("/mcp", json=message, headers={**JSON_RPC, **(headers or {})})
+
+
+def call_tool(client, name: str, arguments: dict, headers: dict) -> dict:
+    response = rpc(client, "tools/call", {"name": name, "arguments": arguments}, headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json["result"]
+
+
+@pytest.fixture
+def token(auth_headers):
+    return auth_headers(via="token")
+
+
+def test_the_handshake_answers_json_with_the_request_id(client, token):
+    response = rpc(
+        client,
+        "initialize",
+        {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": CLIENT_INFO},
+        {**token, "X-Request-ID": "abc-123"},
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.json["result"]["protocolVersion"] == PROTOCOL
+    assert "Mcp-Session-Id" not in response.headers
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_get_and_delete_are_refused_before_the_sdk(client, token, method):
+    response = client.open("/mcp", method=method, headers={**JSON_RPC, **token})
+    assert response.status_code == 405
+    assert response.json["code"] == 405
+
+
+def test_a_web_page_on_another_site_is_refused(client, token):
+    refused = rpc(client, "tools/list", headers={**token, "Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert refused.json["code"] == 403
+    own = rpc(client, "tools/list", headers={**token, "Origin": TEST_PUBLIC_URL})
+    assert own.status_code == 200
+
+
+def test_without_a_token_the_401_names_the_metadata_and_scopes(client):
+    response = rpc(client, "tools/list")
+    assert response.status_code == 401
+    assert response.json["code"] == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert f'resource_metadata="{METADATA}"' in challenge
+    assert 'scope="todos:read todos:write"' in challenge
+
+
+@pytest.mark.parametrize("bad", ["invalid", "apikey"])
+def test_an_api_key_or_a_bad_token_gets_invalid_token(client, auth_headers, bad):
+    headers = auth_headers(via="key") if bad == "apikey" else {"Authorization": "Bearer nope"}
+    response = rpc(client, "tools/list", headers=headers)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert f'resource_metadata="{METADATA}"' in response.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("path", ["/mcp", ""])
+def test_protected_resource_metadata(client, path):
+    issuer = client.get("/.well-known/oauth-authorization-server").json["issuer"]
+    doc = client.get(f"/.well-known/oauth-protected-resource{path}").json
+    assert doc["resource"] == f"{TEST_PUBLIC_URL}/mcp"
+    assert doc["authorization_servers"] == [issuer]
+    assert doc["scopes_supported"] == ["todos:read", "todos:write"]
+    assert doc["bearer_methods_supported"] == ["header"]
+
+
+def test_tools_are_the_declared_operations_as_the_spec_describes_them(client, token):
+    spec = client.get("/openapi.json").json
+    tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
+    assert set(tools) == {"list_todos", "add_todo", "get_todo", "update_todo", "delete_todo"}
+    hints = {
+        "list_todos": (True, False),
+        "get_todo": (True, False),
+        "add_todo": (False, False),
+        "update_todo": (False, True),
+        "delete_todo": (False, True),
+    }
+    for _, operation in all_operations():
+        tool = tools[operation.name]
+        published = spec["paths"][spec_path(operation.path)][operation.method.lower()]
+        assert tool["title"] == published["summary"]
+        assert tool["description"] == published["description"]
+        annotations = tool["annotations"]
+        assert (annotations["readOnlyHint"], annotations["destructiveHint"]) == hints[tool["name"]]
+        assert annotations["openWorldHint"] is False
+        assert tool["_meta"]["securitySchemes"] == [
+            {"type": "oauth2", "scopes": list(operation.scopes)}
+        ]
+        parameters = {p["name"] for p in published.get("parameters", ())}
+        body = published.get("requestBody", {}).get("content", {}).get("application/json")
+        if body:
+            name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+            parameters |= set(spec["components"]["schemas"][name]["properties"])
+        assert set(tool["inputSchema"]["properties"]) == parameters
+        assert tool["inputSchema"]["additionalProperties"] is False
+        assert tool["outputSchema"]["type"] == "object"
+    assert tools["get_todo"]["inputSchema"]["required"] == ["todo_id"]
+    assert tools["add_todo"]["inputSchema"]["required"] == ["title"]
+    assert tools["list_todos"]["outputSchema"]["properties"]["todos"]["items"]["properties"]["id"]
+
+
+def test_tools_do_what_the_rest_api_does(app, client, token):
+    added = call_tool(client, "add_todo", {"title": "Buy milk", "due": "2030-01-02"}, token)
+    assert not added["isError"]
+    todo = added["structuredContent"]
+    assert json.loads(added["content"][0]["text"]) == todo
+    assert client.get(f"/todos/{todo['id']}", headers=token).json == todo
+
+    changed = call_tool(client, "update_todo", {"todo_id": todo["id"], "done": True}, token)
+    assert changed["structuredContent"]["done"] is True
+    listed = call_tool(client, "list_todos", {"status": "done"}, token)
+    assert [t["id"] for t in listed["structuredContent"]["todos"]] == [todo["id"]]
+    got = call_tool(client, "get_todo", {"todo_id": todo["id"]}, token)
+    assert got["structuredContent"]["title"] == "Buy milk"
+    deleted = call_tool(client, "delete_todo", {"todo_id": todo["id"]}, token)
+    assert deleted == {**deleted, "isError": False, "structuredContent": {}}
+    assert client.get(f"/todos/{todo['id']}", headers=token).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("get_todo", {"todo_id": 999}, "No todo with id 999."),
+        ("get_todo", {"todo_id": "one"}, "todo_id: 'one' is not of type 'integer'"),
+        ("get_todo", {}, "todo_id: Missing data for required field."),
+        ("add_todo", {}, "title: Missing data for required field."),
+        ("add_todo", {"title": "x", "colour": "red"}, "colour: Unknown field."),
+        ("list_todos", {"cursor": "bogus"}, "cursor: "),
+        ("delete_todo", {"todo_id": 1, "x": 1}, "x: Unknown field."),
+    ],
+)
+def test_bad_calls_are_tool_errors_with_clear_messages(client, token, name, arguments, message):
+    result = call_tool(client, name, arguments, token)
+    assert result["isError"] is True
+    assert result["content"][0]["text"].startswith(message)
+
+
+def test_an_unknown_tool_is_a_protocol_error(client, token):
+    response = rpc(client, "tools/call", {"name": "drop_tables", "arguments": {}}, token)
+    assert response.json["error"]["message"] == "Unknown tool: drop_tables"
+
+
+def test_a_read_only_token_gets_the_scope_challenge_on_writes(app, client, auth_headers):
+    read_only = auth_headers("todos:read", via="token")
+    assert not call_tool(client, "list_todos", {}, read_only)["isError"]
+    result = call_tool(client, "add_todo", {"title": "nope"}, read_only)
+    assert result["isError"] is True
+    [www_authenticate] = result["_meta"]["mcp/www_authenticate"]
+    assert 'error="insufficient_scope"' in www_authenticate
+    assert 'scope="todos:write"' in www_authenticate
+    assert f'resource_metadata="{METADATA}"' in www_authenticate
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 0
+
+
+def test_a_page_of_the_largest_todos_stays_under_chatgpts_limit(app, client, token):
+    # Quotes and backslashes grow most: escaped once in the data, twice in its JSON text.
+    title = '"\\' * 250
+    for _ in range(3):
+        call_tool(client, "add_todo", {"title": title, "notes": '"\\' * 2500}, token)
+    response = rpc(client, "tools/call", {"name": "list_todos", "arguments": {}}, token)
+    assert len(response.get_data(as_text=True)) < 100_000
+    page = response.json["result"]["structuredContent"]
+    assert len(page["todos"]) < 3 and page["next_cursor"]
+
+
+def test_concurrent_calls_share_a_bounded_set_of_tool_threads(app, token):
+    # As many gunicorn threads as a burst brings call at once; the tools' database work runs
+    # in at most POOL_SIZE threads, so it never needs more connections than the pool holds.
+    def add(n: int) -> bool:
+        result = call_tool(app.test_client(), "add_todo", {"title": f"Todo {n}"}, token)
+        return not result["isError"]
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(pool.map(add, range(48)))
+    tool_threads = [t for t in threading.enumerate() if t.name == "AnyIO worker thread"]
+    assert 1 <= len(tool_threads) <= POOL_SIZE
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Todo)) == 48
+
+
+class TestWithoutAuth:
+    @pytest.fixture
+    def app_settings(self) -> dict:
+        return {"ACTION_AUTH": "none"}
+
+    def test_tools_act_as_the_demo_user_as_the_api_does(self, client):
+        tools = rpc(client, "tools/list").json["result"]["tools"]
+        assert {tuple(map(str, t["_meta"]["securitySchemes"])) for t in tools} == {
+            (str({"type": "noauth"}),)
+        }
+        added = call_tool(client, "add_todo", {"title": "shared"}, {})
+        assert client.get("/todos").json["todos"] == [added["structuredContent"]]
+
+
+class TestRateLimit:
+    @pytest.fixture
+    def app_settings(self) -> dict:
+        return {"API_RATE_LIMIT": "2 per minute"}
+
+    def test_mcp_calls_count_against_the_credentials_api_limit(self, client, token):
+        assert client.get("/todos", headers=token).status_code == 200
+        assert rpc(client, "tools/list", headers=token).status_code == 200
+        refused = rpc(client, "tools/list", headers=token)
+        assert refused.status_code == 429
+        assert "Retry-After" in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"data": "x=1", "content_type": "application/x-www-form-urlencoded"}, 415),
+        ({"data": "[" * 300_000, "content_type": "application/json"}, 413),
+        ({"data": "{not json", "content_type": "application/json"}, 400),
+        ({"json": [1, 2]}, 400),
+    ],
+)
+def test_bad_bodies_get_a_4xx_in_json(client, token, body, status):
+    response = client.post("/mcp", headers={**JSON_RPC, **token}, **body)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+
+
+@pytest.fixture
+def todos_table_gone(app):
+    """The todos table renamed away for the test (a statement on it fails), then back."""
+
+    def rename(old: str, new: str) -> None:
+        with app.app_context():
+            db.session.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+            db.session.commit()
+
+    rename("todos", "todos_away")
+    yield
+    rename("todos_away", "todos")
+
+
+def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(
+    client, token, todos_table_gone
+):
+    result = call_tool(client, "list_todos", {}, token)
+    assert result["isError"] is True
+    [text] = [c["text"] for c in result["content"]]
+    assert text == "The database is unavailable; nothing was changed. Try again shortly."
+
+
+class EchoSchema(ma.Schema):
+    text = ma.fields.String(required=True, metadata={"description": "Any text."})
+
+
+# A resource as a team would add one (docs/template.md), with no MCP code of its own.
+echoes = Resource(
+    "echoes",
+    __name__,
+    description="Echoes.",
+    scopes={"echoes:use": "Hear your echoes"},
+    stored="nothing",
+)
+
+
+@echoes.operation(
+    "POST",
+    "/echoes",
+    operation_id="makeEcho",
+    consequential=True,
+    scopes=["echoes:use"],
+    arguments=EchoSchema(),
+    response=EchoSchema(),
+)
+def make_echo(caller, *, text: str) -> dict:
+    """Echo a text
+
+    Returns the text as it was sent.
+    """
+    return {"text": text}
+
+
+@pytest.fixture
+def echo_app(app, database_url, monkeypatch):
+    """The app with the echoes resource added, on `app`'s database (emptied after the test)."""
+    monkeypatch.setattr("app.resources.RESOURCES", (*RESOURCES, echoes))
+    echo_app = build_app(database_url)
+    yield echo_app
+    with echo_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_new_resource_gets_its_tools_from_its_declarations(echo_app):
+    with echo_app.app_context():
+        token = {"Authorization": f"Bearer {make_token(make_user())}"}
+    client = echo_app.test_client()
+    tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
+    tool = tools["make_echo"]
+    assert tool["title"] == "Echo a text"
+    assert tool["inputSchema"]["properties"]["text"]["description"] == "Any text."
+    assert tool["_meta"]["securitySchemes"] == [{"type": "oauth2", "scopes": ["echoes:use"]}]
+    assert tool["annotations"]["destructiveHint"] is False
+    result = call_tool(client, "make_echo", {"text": "hello"}, token)
+    assert result["structuredContent"] == {"text": "hello"}
