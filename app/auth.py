@@ -75,20 +75,26 @@ _DEMO_USER = sa.select(User).where(User.email == DEMO_USER_EMAIL)
 
 
 class OtherResourceError(InvalidTokenError):
-    """A token for another of this server's resources (RFC 8707), such as the MCP endpoint:
-    the API takes only tokens of sign-ins that named no resource."""
+    """A token for another of this server's resources (RFC 8707): the API takes only tokens of
+    sign-ins that named no resource, the MCP endpoint only tokens bound to it."""
 
     description = "This access token is for another resource; sign in again for this API."
 
 
 class AccessTokenValidator(BearerTokenValidator):
+    """OAuth access tokens for one resource (RFC 8707): by default the REST API, whose tokens
+    come from sign-ins that named none; app/mcp/auth.py makes one for the MCP endpoint."""
+
+    def resource(self) -> str | None:
+        return None
+
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         if len(token_string) > MAX_CREDENTIAL_LENGTH:
             return None
         return db.session.scalar(_ACCESS_TOKEN, {"digest": digest(token_string)})
 
     def validate_token(self, token: AccessToken | None, scopes, request) -> None:
-        if token is not None and token.resource is not None:
+        if token is not None and token.resource != self.resource():
             raise OtherResourceError(realm=self.realm, extra_attributes=self.extra_attributes)
         super().validate_token(token, scopes, request)
 

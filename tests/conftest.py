@@ -29,6 +29,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAP
 from app import create_app
 from app.extensions import db
 from app.models import User
+from app.oauth.resources import mcp_resource
 from tests.browser import log_in
 from tests.factories import make_client, make_key, make_token, make_user
 
@@ -152,7 +153,8 @@ def chatgpt(app: Flask) -> tuple[str, str]:
 def auth_headers(app: Flask) -> Callable[..., dict[str, str]]:
     """`auth_headers(*scopes, email="ada@example.com", via="key")`: the headers of a request
     made for the user with that email (made if new), with a new API key or, with via="token",
-    an OAuth access token that holds `scopes` (every scope the resources declare, if none)."""
+    an OAuth access token that holds `scopes` (every scope the resources declare, if none);
+    via="mcp" gives an access token for the MCP endpoint instead of the REST API."""
 
     def headers(*scopes: str, email: str = "ada@example.com", via: str = "key") -> dict:
         with app.app_context():
@@ -161,8 +163,9 @@ def auth_headers(app: Flask) -> Callable[..., dict[str, str]]:
             if via == "key":
                 _, credential = make_key(user, scopes or None)
             else:
-                assert via == "token", via
-                credential = make_token(user, scopes or None)
+                assert via in ("token", "mcp"), via
+                resource = mcp_resource() if via == "mcp" else None
+                credential = make_token(user, scopes or None, resource=resource)
         return {"Authorization": f"Bearer {credential}"}
 
     return headers

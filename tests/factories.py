@@ -61,13 +61,16 @@ def make_client(name: str = "Todo GPT", **options) -> tuple[str, str | None]:
     return client.client_id, secret
 
 
-def make_token(user: User, scopes: Iterable[str] | None = None) -> str:
+def make_token(
+    user: User, scopes: Iterable[str] | None = None, *, resource: str | None = None
+) -> str:
     """An OAuth access token of `user` with `scopes` (every declared scope by default), as if
-    the user had signed in through a client of its own; tests of the sign-in itself go through
-    the real pages instead (tests/oauth_helpers.py)."""
+    the user had signed in through a client of its own, for the REST API or for `resource`
+    (app.oauth.resources.mcp_resource() for the MCP endpoint); tests of the sign-in itself go
+    through the real pages instead (tests/oauth_helpers.py)."""
     scope = " ".join(all_scopes() if scopes is None else scopes)
     client, _ = create_client(f"Token for {user.email}", scope=scope)
-    grant = OAuthGrant(client_pk=client.id, user_id=user.id, scope=scope)
+    grant = OAuthGrant(client_pk=client.id, user_id=user.id, scope=scope, resource=resource)
     db.session.add(grant)
     db.session.flush()
     raw = new_secret(ACCESS_TOKEN_PREFIX)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from app.database import POOL_SIZE
 from app.extensions import db
+from app.oauth.resources import mcp_resource
 from app.operations import Resource, all_operations
 from app.resources import RESOURCES
 from app.todos.models import Todo
@@ -45,7 +46,7 @@ def call_tool(client, name: str, arguments: dict, headers: dict) -> dict:
 
 @pytest.fixture
 def token(auth_headers):
-    return auth_headers(via="token")
+    return auth_headers(via="mcp")
 
 
 def test_the_handshake_answers_json_with_the_request_id(client, token):
@@ -96,6 +97,23 @@ def test_an_api_key_or_a_bad_token_gets_invalid_token(client, auth_headers, bad)
     assert f'resource_metadata="{METADATA}"' in response.headers["WWW-Authenticate"]
 
 
+def test_a_token_of_a_gpt_actions_sign_in_is_refused_here(client, auth_headers):
+    # Bound to no resource (RFC 8707), as a GPT action's sign-in is: a token for the REST API.
+    response = rpc(client, "tools/list", headers=auth_headers(via="token"))
+
+    assert response.status_code == 401
+    assert "not for this MCP server" in response.json["message"]
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert f'resource_metadata="{METADATA}"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_token_for_this_mcp_server_is_refused_by_the_api(client, auth_headers):
+    response = client.get("/todos", headers=auth_headers(via="mcp"))
+
+    assert response.status_code == 401
+    assert "another resource" in response.json["message"]
+
+
 @pytest.mark.parametrize("path", ["/mcp", ""])
 def test_protected_resource_metadata(client, path):
     issuer = client.get("/.well-known/oauth-authorization-server").json["issuer"]
@@ -141,12 +159,13 @@ def test_tools_are_the_declared_operations_as_the_spec_describes_them(client, to
     assert tools["list_todos"]["outputSchema"]["properties"]["todos"]["items"]["properties"]["id"]
 
 
-def test_tools_do_what_the_rest_api_does(app, client, token):
+def test_tools_do_what_the_rest_api_does(app, client, token, auth_headers):
+    rest = auth_headers(via="token")  # the same person's GPT action, signed in on its own
     added = call_tool(client, "add_todo", {"title": "Buy milk", "due": "2030-01-02"}, token)
     assert not added["isError"]
     todo = added["structuredContent"]
     assert json.loads(added["content"][0]["text"]) == todo
-    assert client.get(f"/todos/{todo['id']}", headers=token).json == todo
+    assert client.get(f"/todos/{todo['id']}", headers=rest).json == todo
 
     changed = call_tool(client, "update_todo", {"todo_id": todo["id"], "done": True}, token)
     assert changed["structuredContent"]["done"] is True
@@ -156,7 +175,7 @@ def test_tools_do_what_the_rest_api_does(app, client, token):
     assert got["structuredContent"]["title"] == "Buy milk"
     deleted = call_tool(client, "delete_todo", {"todo_id": todo["id"]}, token)
     assert deleted == {**deleted, "isError": False, "structuredContent": {}}
-    assert client.get(f"/todos/{todo['id']}", headers=token).status_code == 404
+    assert client.get(f"/todos/{todo['id']}", headers=rest).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -183,7 +202,7 @@ def test_an_unknown_tool_is_a_protocol_error(client, token):
 
 
 def test_a_read_only_token_gets_the_scope_challenge_on_writes(app, client, auth_headers):
-    read_only = auth_headers("todos:read", via="token")
+    read_only = auth_headers("todos:read", via="mcp")
     assert not call_tool(client, "list_todos", {}, read_only)["isError"]
     result = call_tool(client, "add_todo", {"title": "nope"}, read_only)
     assert result["isError"] is True
@@ -241,7 +260,7 @@ class TestRateLimit:
         return {"API_RATE_LIMIT": "2 per minute"}
 
     def test_mcp_calls_count_against_the_credentials_api_limit(self, client, token):
-        assert client.get("/todos", headers=token).status_code == 200
+        assert rpc(client, "tools/list", headers=token).status_code == 200
         assert rpc(client, "tools/list", headers=token).status_code == 200
         refused = rpc(client, "tools/list", headers=token)
         assert refused.status_code == 429
@@ -330,7 +349,7 @@ def echo_app(app, database_url, monkeypatch):
 
 def test_a_new_resource_gets_its_tools_from_its_declarations(echo_app):
     with echo_app.app_context():
-        token = {"Authorization": f"Bearer {make_token(make_user())}"}
+        token = {"Authorization": f"Bearer {make_token(make_user(), resource=mcp_resource())}"}
     client = echo_app.test_client()
     tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
     tool = tools["make_echo"]

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from authlib.integrations.flask_oauth2 import current_token
+from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from flask import current_app
 from flask_smorest import abort
 
-from app.auth import demo_user, require_credential
-from app.models import AccessToken, User
+from app.auth import REALM, AccessTokenValidator, OtherResourceError, demo_user
+from app.models import User
+from app.oauth.resources import MCP_PATH, mcp_resource
 from app.operations import all_scopes
 
-MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 # Where the view leaves the caller for the tools: a2wsgi hands the WSGI environ to the ASGI
 # app as scope["wsgi_environ"].
@@ -43,22 +43,27 @@ class Caller:
 
 
 def resource_url() -> str:
-    """This server's MCP endpoint as an OAuth protected resource (RFC 9728 `resource`)."""
-    return current_app.config["PUBLIC_URL"] + MCP_PATH
+    """This server's MCP endpoint as an OAuth protected resource (RFC 9728 `resource`), in the
+    form the tokens for it are bound to (RFC 8707)."""
+    return mcp_resource()
 
 
 def metadata_url() -> str:
     return current_app.config["PUBLIC_URL"] + METADATA_PATH + MCP_PATH
 
 
-def accepts_token(token: object) -> bool:
-    """Whether a validated credential may be used at /mcp.
+class McpTokenValidator(AccessTokenValidator):
+    """Access tokens bound to the MCP endpoint, and only those: a token of a GPT action's
+    sign-in (bound to no resource) is refused here, as an MCP token is refused by the API."""
 
-    Until tokens carry the resource they were issued for (RFC 8707), any valid OAuth access
-    token of this server is accepted, as the REST API accepts it. An API key never is: it is
-    made for one GPT's action and pasted into its editor, not issued to an MCP client.
-    """
-    return isinstance(token, AccessToken)
+    def resource(self) -> str | None:
+        return mcp_resource()
+
+
+# Its only validator is for access tokens: an API key, made for one GPT's action and pasted into
+# its editor, is no credential here, whatever form it is sent in.
+require_mcp_token = ResourceProtector()
+require_mcp_token.register_token_validator(McpTokenValidator(realm=REALM))
 
 
 def challenge(scopes: Iterable[str], error: str | None = None, description: str = "") -> str:
@@ -81,18 +86,22 @@ def authenticate() -> Caller:
     """
     scopes = list(all_scopes())
     try:
-        credential = require_credential.acquire_token(None)
+        credential = require_mcp_token.acquire_token(None)
     except MissingAuthorizationError:
         if current_app.config["ACTION_AUTH"] == "none":
             return Caller(demo_user(), None)
         _refuse(scopes, None, "This endpoint needs an OAuth access token from this server.")
-    except OAuth2Error:
-        _refuse(scopes, "invalid_token", "The credential is invalid, expired or revoked.")
-    if not accepts_token(credential):
+    except OtherResourceError:
         _refuse(
             scopes,
             "invalid_token",
-            "API keys are not accepted here; sign in with OAuth to get an access token.",
+            "This access token is not for this MCP server; sign in again for it.",
+        )
+    except OAuth2Error:
+        _refuse(
+            scopes,
+            "invalid_token",
+            "The credential is invalid, expired or revoked; API keys are not accepted here.",
         )
     return Caller(current_token.user, frozenset(credential.get_scope().split()))
 

@@ -11,6 +11,7 @@ from werkzeug.test import run_wsgi_app
 from app.auth import credential_key
 from app.extensions import db
 from app.mcp.auth import CALLER_KEY, MCP_PATH, METADATA_PATH, authenticate, resource_url
+from app.oauth.server import issuer
 from app.operations import all_scopes
 from app.ratelimit import api_limit, api_limit_off, limiter
 
@@ -73,7 +74,7 @@ def protected_resource_metadata() -> Response:
     return jsonify(
         resource=resource_url(),
         # Byte for byte the issuer of /.well-known/oauth-authorization-server.
-        authorization_servers=[current_app.config["PUBLIC_URL"]],
+        authorization_servers=[issuer()],
         scopes_supported=list(all_scopes()),
         bearer_methods_supported=["header"],
         resource_name="todo-action",

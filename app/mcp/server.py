@@ -31,7 +31,8 @@ from mcp.shared.exceptions import MCPError
 from app.database import POOL_SIZE
 from app.extensions import db
 from app.mcp import tools as tools_module
-from app.mcp.auth import CALLER_KEY, MCP_PATH, Caller
+from app.mcp.auth import CALLER_KEY, Caller
+from app.oauth.resources import MCP_PATH
 
 _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None

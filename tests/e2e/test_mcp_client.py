@@ -13,6 +13,7 @@ import requests
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from app.oauth.resources import mcp_resource
 from tests.e2e.chatgpt import server_database
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server, module_servers, reuse
 from tests.factories import make_token, make_user
@@ -33,11 +34,17 @@ def oauth_server(request, shared_oauth_server: Server) -> Server:
     return shared_oauth_server
 
 
-def tokens(server: Server) -> tuple[str, str]:
-    """Ada's access tokens: one with every scope, one that may only read."""
+def tokens(server: Server) -> tuple[str, str, str]:
+    """Ada's access tokens: for the REST API (her GPT action's), and for the MCP endpoint one
+    with every scope and one that may only read."""
     with server_database(server):
         user = make_user("ada@example.com")
-        return make_token(user), make_token(user, ["todos:read"])
+        for_mcp = mcp_resource()
+        return (
+            make_token(user),
+            make_token(user, resource=for_mcp),
+            make_token(user, ["todos:read"], resource=for_mcp),
+        )
 
 
 def run(server: Server, token: str, mode: str, steps) -> Any:
@@ -55,8 +62,8 @@ def run(server: Server, token: str, mode: str, steps) -> Any:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_tool_over_mcp_on_the_same_data_as_the_api(oauth_server, mode):
-    token, read_only = tokens(oauth_server)
-    rest = {"Authorization": f"Bearer {token}"}
+    rest_token, token, read_only = tokens(oauth_server)
+    rest = {"Authorization": f"Bearer {rest_token}"}
     from_rest = oauth_server.client.post(
         f"{oauth_server.url}/todos", json={"title": "From the action"}, headers=rest
     ).json()
@@ -130,7 +137,7 @@ def test_without_a_token_the_client_learns_where_to_sign_in(oauth_server):
 
 
 def test_get_answers_405_at_once_and_a_foreign_origin_403(oauth_server):
-    token, _ = tokens(oauth_server)
+    _, token, _ = tokens(oauth_server)
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     started = time.monotonic()
     response = requests.get(f"{oauth_server.url}/mcp", headers=headers, timeout=1)
