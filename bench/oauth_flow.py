@@ -65,8 +65,10 @@ def get_tokens(
     password: str,
     client_id: str,
     client_secret: str,
+    resource: str | None = None,
 ) -> dict:
-    """Sign in through /oauth/authorize -> /login -> consent -> code -> /oauth/token."""
+    """Sign in through /oauth/authorize -> /login -> consent -> code -> /oauth/token, for the
+    REST API or, naming it, for another resource (RFC 8707: the MCP endpoint)."""
     browser = Browser(base_url, router_headers)
     query = {
         "response_type": "code",
@@ -75,6 +77,8 @@ def get_tokens(
         "scope": "",
         "state": STATE,
     }
+    if resource:
+        query["resource"] = resource
     response = browser.request("GET", "/oauth/authorize", params=query)
     if response.status_code != 302 or "/login" not in response.headers["Location"]:
         raise RuntimeError(f"authorize did not send to log-in: {response.status_code}")
@@ -109,6 +113,7 @@ def get_tokens(
             "redirect_uri": CALLBACK,
             "client_id": client_id,
             "client_secret": client_secret,
+            **({"resource": resource} if resource else {}),
         },
         timeout=30,
     )

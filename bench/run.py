@@ -535,6 +535,16 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
             )
             for email in USERS
         }
+        # /mcp takes only tokens of a sign-in for it (RFC 8707), as an MCP client makes one.
+        mcp_token = get_tokens(
+            app.url,
+            ROUTER_HEADERS,
+            email=READER,
+            password=PASSWORD,
+            client_id=client["client_id"],
+            client_secret=client["client_secret"],
+            resource=PUBLIC_URL + "/mcp",
+        )
         print("  tokens: OAuth flow over HTTP (log-in, consent, code exchange)", flush=True)
 
         def bearer(email: str) -> dict[str, str]:
@@ -581,7 +591,11 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
                 for connections in levels
                 for name, server, headers in (("bare", bare, {}), ("getTodos", app, bearer(READER)))
             ]
-            + [mcp_list_todos(app, bearer(READER), args.connections)],
+            + [
+                mcp_list_todos(
+                    app, {"Authorization": f"Bearer {mcp_token['access_token']}"}, args.connections
+                )
+            ],
             args.rounds,
             *paired,
         )
