@@ -15,10 +15,15 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from app.accounts import service
+from app.accounts.attempts import LOGIN_ACCOUNT_LIMIT
 from app.extensions import db
 from app.models import User, UserSession, utcnow
 from tests.browser import browser, csrf_token, log_in, post_form
 from tests.factories import PASSWORD, make_user
+
+# The first (per minute) of the log-in limits per account and address.
+LOGIN_ACCOUNT_PER_MINUTE = int(LOGIN_ACCOUNT_LIMIT.split()[0])
 
 COOKIE = "todo_action_session"
 NEW_PASSWORD = "a quite different passphrase"
@@ -349,3 +354,29 @@ def test_only_admins_can_reset_passwords(app, user_browser):
 
     assert response.status_code == 403
     assert _logged_in(bob)
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        (
+            "/account/password",
+            {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        ),
+        ("/account/delete", {}),
+    ],
+)
+def test_a_left_open_session_cannot_guess_the_password_faster_than_the_log_in_page(
+    app, user_browser, path, form
+):
+    field = "current" if path == "/account/password" else "password"
+    token = csrf_token(user_browser.get("/account").text)
+
+    statuses = [
+        user_browser.post(path, data={"csrf_token": token, field: f"guess {n}", **form}).status_code
+        for n in range(LOGIN_ACCOUNT_PER_MINUTE + 1)
+    ]
+
+    assert statuses == [400] * LOGIN_ACCOUNT_PER_MINUTE + [429]
+    with app.app_context():  # the account and its password are as they were
+        assert service.authenticate("ada@example.com", PASSWORD) is not None

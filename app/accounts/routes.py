@@ -241,11 +241,15 @@ def change_password():
 def delete_account():
     form = DeleteAccountForm()
     if form.validate():
+        # Counted like a log-in, as the password change's check is.
+        email = session_user().email
+        attempt = attempts.record(attempts.LOGIN, email)
         try:
             service.delete_account(session_user(), form.password.data)
         except service.AccountError as exc:
             form.password.errors = [*form.password.errors, str(exc)]
         else:
+            attempts.logged_in(attempt, email)
             logout_user()
             flash("Your account and all its data are deleted.", "success")
             return redirect(url_for("web.index"))
