@@ -297,12 +297,15 @@ def todos_table_gone(app):
 
 
 def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(
-    client, token, todos_table_gone
+    client, token, todos_table_gone, caplog
 ):
     result = call_tool(client, "list_todos", {}, token)
     assert result["isError"] is True
     [text] = [c["text"] for c in result["content"]]
     assert text == "The database is unavailable; nothing was changed. Try again shortly."
+    # A missing table is what an unmigrated database looks like: the log says what to run.
+    assert "database not migrated: run `flask --app app db upgrade`" in caplog.text
+    assert "SELECT" not in caplog.text
 
 
 class EchoSchema(ma.Schema):

@@ -29,8 +29,7 @@ def endpoint() -> Response:
     request.environ[CALLER_KEY] = caller
     if api_limit_off():
         return _serve()
-    # One budget with the REST API, counted per credential (app.auth.protected).
-    return limiter.shared_limit(api_limit, scope="api", key_func=credential_key)(_serve)()
+    return _limited_serve()
 
 
 def _serve() -> Response:
@@ -45,6 +44,11 @@ def _serve() -> Response:
         wsgi_app(current_app._get_current_object()), request.environ, buffered=True
     )
     return Response(app_iter, status, headers)
+
+
+# The API's limit and budget name, counted per credential (as app.auth.protected does); made
+# once, as Flask-Limiter registers a limit when its decorator is applied.
+_limited_serve = limiter.shared_limit(api_limit, scope="api", key_func=credential_key)(_serve)
 
 
 def _check_body() -> None:
