@@ -1,4 +1,5 @@
-"""What a GPT builder pastes into the GPT editor, for this deployment's ACTION_AUTH mode.
+"""What a GPT builder pastes into the GPT editor, for this deployment's ACTION_AUTH mode, and
+what to enter in ChatGPT's developer mode to connect the same deployment as an app over MCP.
 
 Shared by `flask --app app gpt-setup` and the admin /setup page, so both always agree.
 """
@@ -32,6 +33,11 @@ CONVERSATION_STARTERS = (
     "Mark the groceries todo as done",
 )
 API_KEY_TYPES = {"bearer": "Bearer", "basic": "Basic", "custom": "Custom"}
+MCP_TEST_CHAT = "List my todos"
+# What ChatGPT shows as the connector's callback; the id part changes when the connector is
+# made again.
+CONNECTOR_CALLBACK = "https://chatgpt.com/connector/oauth/XXXXXXXX"
+LEGACY_CONNECTOR_CALLBACK = "https://chatgpt.com/connector_platform_oauth_redirect"
 
 
 @dataclass
@@ -41,6 +47,9 @@ class SetupGuide:
     steps: list[str] = field(default_factory=list)
     instructions: str = INSTRUCTIONS
     conversation_starters: tuple[str, ...] = CONVERSATION_STARTERS
+    mcp_fields: list[tuple[str, str]] = field(default_factory=list)
+    mcp_steps: list[str] = field(default_factory=list)
+    mcp_test_chat: str = MCP_TEST_CHAT
 
     def as_dict(self) -> dict:
         return {
@@ -49,6 +58,11 @@ class SetupGuide:
             "steps": self.steps,
             "instructions": self.instructions,
             "conversation_starters": list(self.conversation_starters),
+            "mcp": {
+                "fields": [{"field": name, "value": value} for name, value in self.mcp_fields],
+                "steps": self.mcp_steps,
+                "test_chat": self.mcp_test_chat,
+            },
         }
 
 
@@ -148,7 +162,60 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             "data. Use OAuth for per-user lists.",
             'Test in the preview: ask "What\'s on my todo list?".',
         ]
+    add_mcp(result, client)
     return result
+
+
+def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
+    """ChatGPT's developer mode with static credentials: a client of this server, made by the
+    operator, whose id and secret the builder pastes into the connector's OAuth settings."""
+    base = current_app.config["PUBLIC_URL"]
+    host = urlsplit(base).hostname
+    add = result.mcp_fields.append
+    add(("MCP Server URL", f"{base}/mcp"))
+    if result.mode == "none":
+        add(("Authentication", "No authentication (everyone shares the demo list)"))
+        result.mcp_steps = [
+            "In ChatGPT: Settings → Apps (or Apps & Connectors) → Advanced settings: turn on "
+            "Developer mode, then Create app. Paste the MCP Server URL, pick No authentication, "
+            "then Create.",
+            f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}".',
+        ]
+        return
+    add(("Authentication", "OAuth, with static credentials (Client ID and Client Secret)"))
+    if client is not None:
+        add(("Client ID", client.client_id))
+        add(
+            (
+                "Client Secret",
+                "shown once when the client was created; a new one: "
+                + flask_command("clients", "rotate-secret", client.client_id),
+            )
+        )
+    else:
+        add(
+            (
+                "Client ID",
+                "create a client first: "
+                f"{flask_command('clients', 'create', '--name', 'ChatGPT app')} "
+                "(prints the id and secret once)",
+            )
+        )
+        add(("Client Secret", "printed by clients create"))
+    add(("Scopes", " ".join(client.scope.split() if client else all_scopes())))
+    client_id = client.client_id if client else "CLIENT_ID"
+    result.mcp_steps = [
+        "In ChatGPT: Settings → Apps (or Apps & Connectors) → Advanced settings: turn on "
+        "Developer mode, then Create app. Paste the MCP Server URL and pick OAuth.",
+        "In the OAuth settings, give the Client ID and Client Secret above (static "
+        "credentials), then Create. ChatGPT finds the sign-in and token URLs itself.",
+        f"ChatGPT shows the app's callback URL, such as {CONNECTOR_CALLBACK}. Allow it: "
+        f"{flask_command('clients', 'add-redirect', client_id, CONNECTOR_CALLBACK)}",
+        "Older setups show the legacy callback instead; allow it the same way: "
+        f"{flask_command('clients', 'add-redirect', client_id, LEGACY_CONNECTOR_CALLBACK)}",
+        f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}", '
+        f"sign in to {host} and press Allow.",
+    ]
 
 
 def render_text(result: SetupGuide) -> str:
@@ -165,6 +232,11 @@ def render_text(result: SetupGuide) -> str:
         "Conversation starters:",
     ]
     lines += [f"  - {starter}" for starter in result.conversation_starters]
+    width = max(len(name) for name, _ in result.mcp_fields)
+    lines += ["", "Connect as a ChatGPT app (MCP), in developer mode:", ""]
+    lines += [f"  {name.ljust(width)}  {value}" for name, value in result.mcp_fields]
+    lines += ["", "Steps:"]
+    lines += [f"  {n}. {step}" for n, step in enumerate(result.mcp_steps, 1)]
     return "\n".join(lines) + "\n"
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OAuthClient
+from app.operations import all_scopes
 from app.secrets_util import digest
 from tests.browser import browser, csrf_token, log_in
 from tests.factories import make_user
@@ -145,6 +147,36 @@ def test_gpt_setup_for_oauth_lists_editor_values_in_order(runner):
     assert "whenever" not in guide["instructions"].lower()
 
 
+def test_gpt_setup_shows_how_to_connect_chatgpts_developer_mode_over_mcp(app, runner):
+    client_id = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")["client_id"]
+    before = json.loads(runner.invoke(args=["gpt-setup", "--client", client_id, "--json"]).stdout)
+    guide = before["mcp"]
+
+    values = {f["field"]: f["value"] for f in guide["fields"]}
+    assert values["MCP Server URL"] == "https://todo-action.test/mcp"
+    assert "static credentials" in values["Authentication"]
+    assert values["Client ID"] == client_id
+    assert values["Scopes"] == " ".join(all_scopes())
+    assert guide["test_chat"] == "List my todos"
+    # The printed command, pasted into a shell as it is, allows ChatGPT's connector callback.
+    command = next(step for step in guide["steps"] if "connector/oauth" in step)
+    argv = shlex.split(command[command.index("flask --app app") :])
+    assert argv[3:5] == ["clients", "add-redirect"]
+    result = runner.invoke(args=argv[3:6] + ["https://chatgpt.com/connector/oauth/c_1a2b3c"])
+    assert result.exit_code == 0, result.output
+    legacy = "https://chatgpt.com/connector_platform_oauth_redirect"
+    assert runner.invoke(args=["clients", "add-redirect", client_id, legacy]).exit_code == 0
+    redirects = _client(app, client_id).redirect_uris
+    assert {"https://chatgpt.com/connector/oauth/c_1a2b3c", legacy} <= set(redirects)
+    # The GPT-action part is what it was.
+    assert [f["field"] for f in before["fields"]][0] == "Schema: Import from URL"
+
+    text = runner.invoke(args=["gpt-setup", "--client", client_id]).output
+    assert "Connect as a ChatGPT app (MCP)" in text
+    assert "https://todo-action.test/mcp" in text
+    assert "List my todos" in text
+
+
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [("bearer", "Bearer"), ("basic", "Basic"), ("custom", "Custom")],
@@ -221,6 +253,10 @@ def test_setup_page_shows_the_guide(app):
     assert "https://todo-action.test/openapi.json" in page.text
     assert "https://todo-action.test/oauth/token" in page.text
     assert "Conversation starters" in page.text
+    assert "Connect as a ChatGPT app (MCP)" in page.text
+    assert "https://todo-action.test/mcp" in page.text
+    assert "clients add-redirect CLIENT_ID https://chatgpt.com/connector/oauth/" in page.text
+    assert "List my todos" in page.text
 
 
 @pytest.mark.parametrize("action", ["delete", "rotate-secret"])

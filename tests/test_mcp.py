@@ -15,12 +15,15 @@ import sqlalchemy as sa
 
 from app.database import POOL_SIZE
 from app.extensions import db
+from app.models import OAuthClient
 from app.oauth.resources import mcp_resource
 from app.operations import Resource, all_operations
 from app.resources import RESOURCES
 from app.todos.models import Todo
+from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
-from tests.factories import make_token, make_user
+from tests.factories import make_client, make_token, make_user
+from tests.oauth_helpers import exchange, get_code
 
 PROTOCOL = "2025-06-18"
 JSON_RPC = {
@@ -362,3 +365,40 @@ def test_a_new_resource_gets_its_tools_from_its_declarations(echo_app):
     assert tool["annotations"]["destructiveHint"] is False
     result = call_tool(client, "make_echo", {"text": "hello"}, token)
     assert result["structuredContent"] == {"text": "hello"}
+
+
+CONNECTOR_CALLBACK = "https://chatgpt.com/connector/oauth/c_1a2b3c"
+
+
+def test_a_connector_with_static_credentials_is_a_connected_app_disconnect_ends(app, client):
+    with app.app_context():
+        client_id, secret = make_client("ChatGPT app", gpt_ids=[])
+        make_user("ada@example.com")
+    added = app.test_cli_runner().invoke(
+        args=["clients", "add-redirect", client_id, CONNECTOR_CALLBACK]
+    )
+    assert added.exit_code == 0, added.output
+    # ChatGPT's sign-in for its connector: its callback, the MCP endpoint as resource.
+    log_in(client)
+    code = get_code(client, client_id, CONNECTOR_CALLBACK, resource=mcp_resource())
+    tokens = exchange(
+        app.test_client(),
+        client_id,
+        secret,
+        code,
+        redirect_uri=CONNECTOR_CALLBACK,
+        resource=mcp_resource(),
+    ).json
+    token = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert "structuredContent" in call_tool(client, "list_todos", {}, token)
+
+    account = client.get("/account").get_data(as_text=True)
+    assert "ChatGPT app" in account
+    with app.app_context():
+        pk = db.session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == client_id))
+    assert f'action="/account/apps/{pk}/disconnect"' in account
+    assert post_form(client, f"/account/apps/{pk}/disconnect", page="/account").status_code == 302
+
+    refused = rpc(client, "tools/list", {}, token)
+    assert refused.status_code == 401
+    assert "resource_metadata=" in refused.headers["WWW-Authenticate"]

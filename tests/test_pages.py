@@ -62,6 +62,14 @@ def test_privacy_page_says_what_is_stored_and_how_to_export_and_delete(client):
     assert "delete" in text
 
 
+def test_privacy_page_covers_chatgpt_apps_over_mcp_like_gpts(client):
+    text = " ".join(re.sub(r"<[^>]+>", " ", client.get("/privacy").get_data(as_text=True)).split())
+
+    assert "ChatGPT apps (MCP)" in text
+    assert "handled like a GPT" in text
+    assert "Disconnect a GPT or a ChatGPT app" in text
+
+
 def test_home_page_links_to_spec_docs_and_privacy(client):
     response = client.get("/")
 
