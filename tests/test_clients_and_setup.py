@@ -285,3 +285,20 @@ def test_destructive_admin_actions_change_nothing_until_confirmed(app, chatgpt, 
     if action == "rotate-secret":
         # The page shows the new secret once: no browser or proxy may keep it.
         assert done.headers["Cache-Control"] == "no-store"
+
+
+def test_the_admin_page_allows_chatgpts_connector_callbacks(app, chatgpt):
+    client_id, _ = chatgpt
+    admin = _admin_browser(app)
+    callbacks = [
+        "https://chatgpt.com/connector/oauth/c_1a2b3c",
+        "https://chatgpt.com/connector_platform_oauth_redirect",
+    ]
+    response = admin.post(
+        f"/admin/clients/{client_id}/allow",
+        data={"value": "\n".join(callbacks), "csrf_token": csrf_token(admin.get("/admin").text)},
+    )
+    assert response.status_code == 302
+    assert set(callbacks) <= set(_client(app, client_id).redirect_uris)
+    listing = admin.get("/admin").text
+    assert all(callback in listing for callback in callbacks)
