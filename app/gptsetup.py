@@ -94,25 +94,7 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
             add(("Note", "paste the key itself; base64 of 'key:' works as well"))
     else:
         add(("Authentication type", "OAuth"))
-        if client is not None:
-            add(("Client ID", client.client_id))
-            add(
-                (
-                    "Client Secret",
-                    "shown once when the client was created; a new one: "
-                    + flask_command("clients", "rotate-secret", client.client_id),
-                )
-            )
-        else:
-            add(
-                (
-                    "Client ID",
-                    "create a client first: "
-                    f"{flask_command('clients', 'create', '--name', 'My GPT')} "
-                    "(prints the id and secret once)",
-                )
-            )
-            add(("Client Secret", "printed by clients create"))
+        result.fields.extend(_client_fields(client, "My GPT"))
         add(("Authorization URL", f"{base}/oauth/authorize"))
         add(("Token URL", f"{base}/oauth/token"))
         add(("Scope", " ".join(client.scope.split() if client else all_scopes())))
@@ -166,6 +148,21 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
     return result
 
 
+def _client_fields(client: OAuthClient | None, new_name: str) -> list[tuple[str, str]]:
+    """The client's id and where its secret comes from, or how to make a client."""
+    if client is not None:
+        rotate = flask_command("clients", "rotate-secret", client.client_id)
+        return [
+            ("Client ID", client.client_id),
+            ("Client Secret", f"shown once when the client was created; a new one: {rotate}"),
+        ]
+    create = flask_command("clients", "create", "--name", new_name)
+    return [
+        ("Client ID", f"create a client first: {create} (prints the id and secret once)"),
+        ("Client Secret", "printed by clients create"),
+    ]
+
+
 def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
     """ChatGPT's developer mode with static credentials: a client of this server, made by the
     operator, whose id and secret the builder pastes into the connector's OAuth settings."""
@@ -183,25 +180,7 @@ def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
         ]
         return
     add(("Authentication", "OAuth, with static credentials (Client ID and Client Secret)"))
-    if client is not None:
-        add(("Client ID", client.client_id))
-        add(
-            (
-                "Client Secret",
-                "shown once when the client was created; a new one: "
-                + flask_command("clients", "rotate-secret", client.client_id),
-            )
-        )
-    else:
-        add(
-            (
-                "Client ID",
-                "create a client first: "
-                f"{flask_command('clients', 'create', '--name', 'ChatGPT app')} "
-                "(prints the id and secret once)",
-            )
-        )
-        add(("Client Secret", "printed by clients create"))
+    result.mcp_fields.extend(_client_fields(client, "ChatGPT app"))
     add(("Scopes", " ".join(client.scope.split() if client else all_scopes())))
     client_id = client.client_id if client else "CLIENT_ID"
     result.mcp_steps = [
