@@ -9,6 +9,7 @@ Fixtures:
   WEB_CONCURRENCY="1", DATABASE_URL=...). All servers of one test share one database and one
   SECRET_KEY, like two dynos of one app, unless given DATABASE_URL/SECRET_KEY of their own.
 - `server`: one ACTION_AUTH=none server per module, emptied before each test.
+- `oauth_server`: one ACTION_AUTH=oauth server per module, emptied before each test.
 - `e2e_database_url`: the migrated, empty database the test's servers use.
 
 `Server` has `url`, `env`, `client` (a requests.Session that sends X-Forwarded-Proto/-For as a
@@ -315,6 +316,25 @@ def server(request: pytest.FixtureRequest, shared_server: Server) -> Iterator[Se
     shared_server.client.headers.update(ROUTER_HEADERS)
     yield shared_server
     shared_server.client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_oauth_server(
+    e2e_template: Path | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One ACTION_AUTH=oauth server with two workers for a whole module; use it through
+    `oauth_server`."""
+    oauth = {"ACTION_AUTH": "oauth", "WEB_CONCURRENCY": "2"}
+    with module_servers(e2e_template, tmp_path_factory, oauth) as (server,):
+        yield server
+
+
+@pytest.fixture
+def oauth_server(request: pytest.FixtureRequest, shared_oauth_server: Server) -> Server:
+    """An ACTION_AUTH=oauth server (the default mode) with no data: GPT actions signing in,
+    and MCP clients."""
+    reuse(request, shared_oauth_server)
+    return shared_oauth_server
 
 
 @pytest.hookimpl(wrapper=True)

@@ -27,24 +27,12 @@ from tests.e2e.chatgpt import (
     sign_in,
     token_request,
 )
-from tests.e2e.conftest import E2E_PUBLIC_URL, Server, module_servers, reuse
+from tests.e2e.conftest import E2E_PUBLIC_URL
 from tests.e2e.test_action_flow import EXPECTED_ACTIONS, lint_for_gpt, list_actions
 from tests.factories import make_client, make_user
 from tests.oauth_helpers import CALLBACK, bearer
 
 VERIFIER = "a-public-client-verifier-of-enough-length-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def shared_oauth_server(e2e_template, tmp_path_factory):
-    with module_servers(e2e_template, tmp_path_factory, {"ACTION_AUTH": "oauth"}) as (server,):
-        yield server
-
-
-@pytest.fixture
-def oauth_server(request, shared_oauth_server: Server) -> Server:
-    reuse(request, shared_oauth_server)
-    return shared_oauth_server
 
 
 def test_import_the_spec_declares_one_oauth_scheme_on_the_server(oauth_server):

@@ -15,23 +15,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from app.oauth.resources import mcp_resource
 from tests.e2e.chatgpt import server_database
-from tests.e2e.conftest import E2E_PUBLIC_URL, Server, module_servers, reuse
+from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 from tests.factories import make_token, make_user
 
 TOOLS = {"list_todos", "get_todo", "add_todo", "update_todo", "delete_todo"}
 MODES = ["auto", "legacy"]
-
-
-@pytest.fixture(scope="module")
-def shared_oauth_server(e2e_template, tmp_path_factory):
-    with module_servers(e2e_template, tmp_path_factory, {"WEB_CONCURRENCY": "2"}) as (server,):
-        yield server
-
-
-@pytest.fixture
-def oauth_server(request, shared_oauth_server: Server) -> Server:
-    reuse(request, shared_oauth_server)
-    return shared_oauth_server
 
 
 def tokens(server: Server) -> tuple[str, str, str]:

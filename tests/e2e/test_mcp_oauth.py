@@ -24,23 +24,11 @@ from mcp.shared.auth import (
 
 from tests.browser import csrf_token
 from tests.e2e.chatgpt import OAuthClientCredentials, browser, server_database
-from tests.e2e.conftest import E2E_PUBLIC_URL, ROUTER_HEADERS, Server, module_servers, reuse
+from tests.e2e.conftest import E2E_PUBLIC_URL, ROUTER_HEADERS, Server
 from tests.factories import PASSWORD, make_client, make_user
 
 CONNECTOR_CALLBACK = "https://chatgpt.com/connector/oauth/c_1a2b3c"
 MCP_URL = f"{E2E_PUBLIC_URL}/mcp"
-
-
-@pytest.fixture(scope="module")
-def shared_oauth_server(e2e_template, tmp_path_factory):
-    with module_servers(e2e_template, tmp_path_factory, {"WEB_CONCURRENCY": "2"}) as (server,):
-        yield server
-
-
-@pytest.fixture
-def oauth_server(request, shared_oauth_server: Server) -> Server:
-    reuse(request, shared_oauth_server)
-    return shared_oauth_server
 
 
 class Router(httpx2.AsyncBaseTransport):
