@@ -524,27 +524,21 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
     try:
         app = start_gunicorn("app", "app:create_app()", env, work)
         servers.append(app)
-        tokens = {
-            email: get_tokens(
+
+        def sign_in(email: str, resource: str | None = None) -> dict:
+            return get_tokens(
                 app.url,
                 ROUTER_HEADERS,
                 email=email,
                 password=PASSWORD,
                 client_id=client["client_id"],
                 client_secret=client["client_secret"],
+                resource=resource,
             )
-            for email in USERS
-        }
+
+        tokens = {email: sign_in(email) for email in USERS}
         # /mcp takes only tokens of a sign-in for it (RFC 8707), as an MCP client makes one.
-        mcp_token = get_tokens(
-            app.url,
-            ROUTER_HEADERS,
-            email=READER,
-            password=PASSWORD,
-            client_id=client["client_id"],
-            client_secret=client["client_secret"],
-            resource=PUBLIC_URL + "/mcp",
-        )
+        mcp_token = sign_in(READER, resource=PUBLIC_URL + "/mcp")
         print("  tokens: OAuth flow over HTTP (log-in, consent, code exchange)", flush=True)
 
         def bearer(email: str) -> dict[str, str]:
