@@ -219,6 +219,28 @@ def _unapplied_migrations() -> str | None:
         return None
 
 
+def database_failure(error: OperationalError | ProgrammingError) -> bool:
+    """Log a failed statement as its operator needs it, never with the statement or its
+    parameters (digests among them); True when the call can be tried again (the database
+    cannot be reached, stayed locked past its timeout, or is not migrated), False for a bug,
+    whose traceback is logged. The API's handler and the MCP tools both answer by it."""
+    reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
+    if is_schema_error(error):
+        missing = _unapplied_migrations()
+        if missing:
+            log.error(
+                "database not migrated: %s; run `flask --app app db upgrade` (%s)",
+                missing,
+                reason,
+            )
+            return True
+    if isinstance(error, ProgrammingError):
+        log.error("unhandled error", exc_info=error)
+        return False
+    log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
+    return True
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError) -> Any:
@@ -242,26 +264,14 @@ def register_error_handlers(app: Flask) -> None:
     def database_unavailable(error: OperationalError | ProgrammingError) -> Any:
         # The database refused or dropped the connection, stayed locked past the busy
         # timeout or was not migrated: the request can be tried again, which a 500 would not
-        # say. The statement and its parameters (digests among them) stay out of the log.
+        # say.
         try:
             db.session.rollback()
         except SQLAlchemyError:
             pass  # the connection is gone; the pool has already discarded it
-        reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
-        if is_schema_error(error):
-            missing = _unapplied_migrations()
-            if missing:
-                log.error(
-                    "database not migrated: %s; run `flask --app app db upgrade` (%s)",
-                    missing,
-                    reason,
-                )
-                return _retry_later()
-        if isinstance(error, ProgrammingError):
-            log.error("unhandled error", exc_info=error)
-            return error_response(http_error(500, _DEFAULT_MESSAGES[500]))
-        log.error("database unavailable: %s: %s", error.orig.__class__.__name__, reason)
-        return _retry_later()
+        if database_failure(error):
+            return _retry_later()
+        return error_response(http_error(500, _DEFAULT_MESSAGES[500]))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> Any:

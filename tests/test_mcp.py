@@ -286,28 +286,38 @@ def test_bad_bodies_get_a_4xx_in_json(client, token, body, status):
 
 
 @pytest.fixture
-def todos_table_gone(app):
-    """The todos table renamed away for the test (a statement on it fails), then back."""
+def database_not_migrated(app):
+    """A database as an older release left it: at its first migration, without the todos table
+    (renamed away, so a statement on it fails); both put back after the test."""
 
-    def rename(old: str, new: str) -> None:
+    def change(*statements: str) -> None:
         with app.app_context():
-            db.session.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+            for statement in statements:
+                db.session.execute(sa.text(statement))
             db.session.commit()
 
-    rename("todos", "todos_away")
+    with app.app_context():
+        current = db.session.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    change(
+        "ALTER TABLE todos RENAME TO todos_away", "UPDATE alembic_version SET version_num = '0001'"
+    )
     yield
-    rename("todos_away", "todos")
+    change(
+        "ALTER TABLE todos_away RENAME TO todos",
+        f"UPDATE alembic_version SET version_num = '{current}'",
+    )
 
 
 def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(
-    client, token, todos_table_gone, caplog
+    client, token, database_not_migrated, caplog
 ):
     result = call_tool(client, "list_todos", {}, token)
     assert result["isError"] is True
     [text] = [c["text"] for c in result["content"]]
     assert text == "The database is unavailable; nothing was changed. Try again shortly."
     # A missing table is what an unmigrated database looks like: the log says what to run.
-    assert "database not migrated: run `flask --app app db upgrade`" in caplog.text
+    assert "database not migrated: it is at 0001" in caplog.text
+    assert "run `flask --app app db upgrade`" in caplog.text
     assert "SELECT" not in caplog.text
 
 

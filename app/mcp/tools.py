@@ -29,13 +29,13 @@ from flask import Flask
 from mcp import types
 from sqlalchemy.exc import (
     DataError,
-    DBAPIError,
     IntegrityError,
+    OperationalError,
     ProgrammingError,
     SQLAlchemyError,
 )
 
-from app.database import is_schema_error
+from app.errors import database_failure
 from app.extensions import db
 from app.mcp.auth import Caller, challenge
 from app.operations import Operation, OperationError, all_operations, limited_data_chars
@@ -197,17 +197,12 @@ def _database_error(error: SQLAlchemyError) -> types.CallToolResult:
         return _error("The request conflicts with data that already exists.")
     if isinstance(error, DataError):
         return _error("A value in the request is out of range.")
-    orig = getattr(error, "orig", None)
-    reason = str(orig).strip().splitlines()[0][:200] if orig else ""
-    if isinstance(error, DBAPIError) and is_schema_error(error):
-        log.error("database not migrated: run `flask --app app db upgrade` (%s)", reason)
-        return _error("The database is unavailable; nothing was changed. Try again shortly.")
-    if isinstance(error, ProgrammingError):
-        # A bug, not an outage: the traceback goes to the log, as the API's 500 handler does.
+    if not isinstance(error, (OperationalError, ProgrammingError)):
+        # Neither an outage nor a statement the database refused: a bug, as the API's 500.
         log.error("unhandled error", exc_info=error)
-        return _error("The server could not complete this call; nothing was changed.")
-    log.error("database unavailable: %s: %s", (orig or error).__class__.__name__, reason)
-    return _error("The database is unavailable; nothing was changed. Try again shortly.")
+    elif database_failure(error):
+        return _error("The database is unavailable; nothing was changed. Try again shortly.")
+    return _error("The server could not complete this call; nothing was changed.")
 
 
 def _describe(messages: Any) -> str:
