@@ -11,13 +11,13 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import AppGroup as FlaskAppGroup
 from flask.cli import ScriptInfo
 
 from app.config import SetupError
+from app.database import migration_heads
 from app.extensions import db
 
 UPGRADE_COMMAND = "flask --app app db upgrade"
@@ -44,15 +44,16 @@ NOT_MIGRATED = f"the database is not migrated: run {UPGRADE_COMMAND}"
 def database_problem() -> str | None:
     """Why the app's database cannot be used (one line), or None when it can: reachable, and
     at the newest migration. Needs an app context."""
+    directory = current_app.extensions["migrate"].directory
     try:
         with db.engine.connect() as connection:
-            applied = set(MigrationContext.configure(connection).get_current_heads())
+            applied, expected = migration_heads(connection, directory)
     except sa.exc.DBAPIError as error:
         return unreachable(db.engine.url, error)
-    script = ScriptDirectory(current_app.extensions["migrate"].directory)
-    if applied == set(script.get_heads()):
+    if applied == expected:
         return None
-    unknown = applied - {revision.revision for revision in script.walk_revisions()}
+    known = {revision.revision for revision in ScriptDirectory(directory).walk_revisions()}
+    unknown = applied - known
     if unknown:
         # Migrated by a newer release than this one: upgrading cannot help.
         return (

@@ -180,12 +180,16 @@ def _heads(directory: str) -> frozenset[str]:
     return frozenset(ScriptDirectory(directory).get_heads())
 
 
-def unapplied_migrations(connection: sa.Connection, directory: str) -> str | None:
-    """What the database lacks, in words for the log, or None when it is at the code's head."""
+def migration_heads(connection: sa.Connection, directory: str) -> tuple[set[str], frozenset[str]]:
+    """The revisions the database is at, and the ones the code's migrations end in."""
     from alembic.runtime.migration import MigrationContext
 
-    current = set(MigrationContext.configure(connection).get_current_heads())
-    expected = _heads(directory)
+    return set(MigrationContext.configure(connection).get_current_heads()), _heads(directory)
+
+
+def unapplied_migrations(connection: sa.Connection, directory: str) -> str | None:
+    """What the database lacks, in words for the log, or None when it is at the code's head."""
+    current, expected = migration_heads(connection, directory)
     if current == expected:
         return None
     at = ", ".join(sorted(current)) or "no revision (never migrated)"
