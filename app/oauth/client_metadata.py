@@ -1,0 +1,482 @@
+"""Client ID Metadata Documents: a client_id that is an https URL naming the client's metadata.
+
+A client such as ChatGPT may sign in with a client_id like
+`https://chatgpt.com/oauth/<id>/client.json` instead of a registered one
+(draft-ietf-oauth-client-id-metadata-document, used by MCP). The server fetches that URL to
+learn the client's name and redirect URIs. This module checks such a URL, fetches the document,
+validates it and says until when it may be cached. It knows nothing of the database or of
+Flask: the OAuth server decides what to do with the result.
+
+The URL is chosen by whoever starts a sign-in, so the fetch is a request forgery risk. The rules:
+- https only, the certificate verified for the URL's host name with the system trust store
+  (ssl.create_default_context, which honours SSL_CERT_FILE);
+- the host is resolved once, and every address it resolves to must be public; the connection
+  then goes to one of those checked addresses, sending the name for SNI and in Host, so a second
+  lookup answering differently (DNS rebinding) cannot redirect it. An origin listed in
+  `trusted_origins` skips the public-address check, for documents on an internal host;
+- no redirects, no status but 200, at most MAX_DOCUMENT_BYTES, JSON only;
+- one deadline for all of it. getaddrinfo cannot be interrupted and a server can keep a
+  connection busy by dripping bytes under any per-read timeout, so the whole fetch runs in a
+  daemon thread the caller stops waiting for at the deadline; the thread itself gives up between
+  reads once the deadline is past and its socket timeouts end any wait for silence.
+urllib3's connection pools read no proxy settings from the environment (HTTPS_PROXY), so the
+connection always goes straight to the checked address.
+
+A document is accepted only for a public client: no secret can be shared through a public
+document, so the client authenticates with `none` and PKCE. Its freshness comes from the HTTP
+caching headers, within [0, MAX_FRESHNESS]; errors and invalid documents are never cacheable,
+so they raise instead of returning.
+
+Refusals raise ClientMetadataError with a short ASCII sentence naming the rule broken. It never
+quotes the URL or the document: both are the requester's text, and the sentence ends up on a page
+and in an OAuth error_description.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
+from urllib3.exceptions import SSLError as TLSError
+from werkzeug.datastructures import ResponseCacheControl
+from werkzeug.http import parse_cache_control_header, parse_date, parse_options_header
+
+MAX_DOCUMENT_BYTES = 64 * 1024  # the MCP spec suggests 5 KB, but claude.ai's document is larger
+FETCH_TIMEOUT = 5.0  # seconds, the whole fetch: DNS, connect, TLS, headers, body
+DEFAULT_FRESHNESS = timedelta(hours=1)  # no caching headers
+MAX_FRESHNESS = timedelta(hours=24)
+MAX_URL_LENGTH = 1000
+MAX_REDIRECT_URIS = 20
+MAX_CLIENT_NAME = 100
+
+# RFC 3986's characters: unreserved, reserved and '%'. Anything else (spaces, quotes, backslash,
+# non-ASCII) makes a URL that clients and servers read differently.
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DOT_SEGMENTS = {".", "..", "%2e", "%2e%2e", ".%2e", "%2e."}
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit gives hostname
+SHARED_SECRET_METHODS = {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
+# RFC 6052's well-known NAT64 prefix carries an IPv4 address in its last 32 bits; ipaddress does
+# not unwrap it as it does IPv4-mapped and 6to4 addresses.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_USER_AGENT = "todo-action (OAuth client metadata)"
+
+T = TypeVar("T")
+
+
+class ClientMetadataError(Exception):
+    """Why a client_id URL or its document was refused. str(error) is a short ASCII sentence
+    naming the rule broken, safe to show on a page and in an OAuth error_description (only
+    characters %x20-21 / %x23-5B / %x5D-7E: no double quote, no backslash) and never quoting
+    the fetched content or the URL."""
+
+
+@dataclass(frozen=True)
+class ClientMetadata:
+    client_id: str
+    client_name: str  # from the document, without control characters, at most 100 long
+    redirect_uris: tuple[str, ...]
+    scope: str | None  # the document's `scope`, if any; the caller intersects it with its own
+    client_uri: str | None  # only an https URL with a host
+    fresh_until: datetime  # UTC-aware: when fetched plus the freshness the headers allow
+
+
+def is_client_id_url(value: str) -> bool:
+    """Whether a client_id is meant as a metadata document URL rather than a registered id."""
+    return value[:8].lower() == "https://"
+
+
+def check_client_id_url(url: str) -> str:
+    """`url` unchanged if it may name a client metadata document (the draft's section 3), else
+    ClientMetadataError. Comparisons with it are byte for byte, so nothing is normalised."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ClientMetadataError(f"The client_id URL is longer than {MAX_URL_LENGTH} characters.")
+    if not _URI_CHARACTERS.fullmatch(url) or _BAD_PERCENT.search(url):
+        raise ClientMetadataError("The client_id URL has characters a URL may not contain.")
+    parts = _split(url)
+    if parts.scheme.lower() != "https":
+        raise ClientMetadataError("The client_id URL must use https.")
+    if "#" in url:
+        raise ClientMetadataError("The client_id URL must not have a fragment.")
+    if "?" in url:
+        raise ClientMetadataError("The client_id URL must not have a query.")
+    if "@" in parts.netloc:
+        raise ClientMetadataError("The client_id URL must not have a user name or password.")
+    if not parts.hostname:
+        raise ClientMetadataError("The client_id URL has no host.")
+    if parts.port == 0:
+        raise ClientMetadataError("The client_id URL has an invalid port.")
+    if not parts.path:
+        raise ClientMetadataError("The client_id URL must have a path.")
+    if any(segment.lower() in _DOT_SEGMENTS for segment in parts.path.split("/")):
+        raise ClientMetadataError("The client_id URL must not have . or .. path segments.")
+    return url
+
+
+def url_origin(url: str) -> str:
+    """`https://host[:port]` of an https URL: host in lower case, port 443 left out, as
+    `trusted_origins` entries are compared."""
+    parts = _split(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port not in (None, 443) else "")
+
+
+def fetch_client_metadata(
+    url: str,
+    *,
+    trusted_origins: Collection[str] = (),
+    now: datetime | None = None,
+    timeout: float = FETCH_TIMEOUT,
+) -> ClientMetadata:
+    """The validated metadata document at `url`; ClientMetadataError on any failure.
+    `now` (UTC-aware, default the current time) is when the document counts as fetched."""
+    check_client_id_url(url)
+    trusted = {url_origin(origin) for origin in trusted_origins if is_client_id_url(origin)}
+    deadline = time.monotonic() + timeout
+    headers, body = _before_deadline(
+        deadline, lambda: _fetch(url, url_origin(url) in trusted, deadline)
+    )
+    fetched_at = now if now is not None else datetime.now(UTC)
+    return _validate(url, _parse_json(headers, body), fetched_at + freshness(headers, fetched_at))
+
+
+def freshness(headers: Mapping[str, str], now: datetime) -> timedelta:
+    """How long a response with these headers may be reused (RFC 9111 section 4.2.1, for a
+    shared cache as this server is one for all its users), clamped to [0, MAX_FRESHNESS]."""
+    control = parse_cache_control_header(headers.get("Cache-Control"), cls=ResponseCacheControl)
+    if control.no_store or control.no_cache:
+        return timedelta(0)
+    if control.s_maxage is not None:
+        lifetime = timedelta(seconds=control.s_maxage)
+    elif control.max_age is not None:
+        lifetime = timedelta(seconds=control.max_age)
+    elif "Expires" in headers:
+        # An Expires that does not parse means already expired (RFC 9111 section 5.3).
+        expires = parse_date(headers["Expires"])
+        date = parse_date(headers.get("Date")) or now
+        lifetime = expires - date if expires else timedelta(0)
+    else:
+        lifetime = DEFAULT_FRESHNESS
+    age = headers.get("Age", "")
+    if age.isdigit():
+        lifetime -= timedelta(seconds=int(age))
+    return max(timedelta(0), min(lifetime, MAX_FRESHNESS))
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is no number
+    except ValueError:
+        raise ClientMetadataError("The client_id URL is not a valid URL.") from None
+    return parts
+
+
+def _before_deadline(deadline: float, work: Callable[[], T]) -> T:
+    """work()'s result, run in a daemon thread that is abandoned at the deadline."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="client-metadata-fetch", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise ClientMetadataError(_too_slow())
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def _fetch(url: str, trusted: bool, deadline: float) -> tuple[Mapping[str, str], bytes]:
+    """The response's headers and body; headers are looked up case-insensitively."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 443
+    addresses = _resolve(host, port)
+    if not trusted and not all(_is_public(address) for address in addresses):
+        raise ClientMetadataError("The client_id URL's host is not a public internet address.")
+    context = ssl.create_default_context()
+    for number, address in enumerate(addresses, start=1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ClientMetadataError(_too_slow())
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=urllib3.Timeout(connect=remaining, read=remaining),
+            retries=False,
+            maxsize=1,
+            ssl_context=context,
+            server_hostname=host,
+        )
+        try:
+            return _request(pool, parts, deadline)
+        except ConnectTimeoutError:
+            if number == len(addresses):
+                raise ClientMetadataError(
+                    "The client metadata document's server could not be reached."
+                ) from None
+        except TLSError:
+            raise ClientMetadataError(
+                "The client metadata document's server has no valid TLS certificate for its host."
+            ) from None
+        except (HTTPError, OSError):
+            raise ClientMetadataError(
+                "The client metadata document could not be fetched."
+            ) from None
+        finally:
+            pool.close()
+    raise AssertionError("getaddrinfo returns at least one address")
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ClientMetadataError("The client_id URL's host name does not resolve.") from None
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _is_public(str(embedded))
+        if ip.sixtofour is not None and not _is_public(str(ip.sixtofour)):
+            return False
+        if ip.teredo is not None and not _is_public(str(ip.teredo[1])):
+            return False
+    return (
+        ip.is_global
+        and not ip.is_multicast
+        and not ip.is_reserved
+        and not ip.is_unspecified
+        and not ip.is_loopback
+        and not ip.is_link_local
+    )
+
+
+def _request(
+    pool: urllib3.HTTPSConnectionPool, parts: SplitResult, deadline: float
+) -> tuple[Mapping[str, str], bytes]:
+    response = pool.urlopen(
+        "GET",
+        parts.path,
+        headers={
+            "Host": parts.netloc,
+            "Accept": "application/json",
+            # Compressed bodies could be a bomb of any size once decoded.
+            "Accept-Encoding": "identity",
+            "User-Agent": _USER_AGENT,
+        },
+        redirect=False,
+        retries=False,
+        preload_content=False,
+        decode_content=False,
+    )
+    try:
+        if 300 <= response.status < 400:
+            raise ClientMetadataError(
+                "The client metadata document URL redirects; redirects are not followed."
+            )
+        if response.status != 200:
+            raise ClientMetadataError(
+                f"The client metadata document URL answered with status {response.status}, not 200."
+            )
+        headers = urllib3.HTTPHeaderDict(response.headers)
+        if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+            raise ClientMetadataError("The client metadata document must not be compressed.")
+        length = response.headers.get("Content-Length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_DOCUMENT_BYTES):
+            raise ClientMetadataError(_too_large())
+        return headers, _read_body(response, deadline)
+    finally:
+        response.close()
+
+
+def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    body = bytearray()
+    while True:
+        if time.monotonic() > deadline:
+            raise ClientMetadataError(_too_slow())
+        # read1 returns what one read of the socket gives, so the deadline is checked between
+        # the drips of a slow server; read() would wait for all it asked for.
+        data = response.read1(MAX_DOCUMENT_BYTES + 1 - len(body))
+        if not data:
+            return bytes(body)
+        body += data
+        if len(body) > MAX_DOCUMENT_BYTES:
+            raise ClientMetadataError(_too_large())
+
+
+def _too_slow() -> str:
+    return "The client metadata document took too long to fetch."
+
+
+def _too_large() -> str:
+    return f"The client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes."
+
+
+def _parse_json(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    mimetype = parse_options_header(headers.get("Content-Type"))[0].lower()
+    kind, _, subtype = mimetype.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise ClientMetadataError("The client metadata document is not served as JSON.")
+    try:
+        document = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ClientMetadataError("The client metadata document is not valid UTF-8 JSON.") from None
+    if not isinstance(document, dict):
+        raise ClientMetadataError("The client metadata document is not a JSON object.")
+    return document
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two client_id or redirect_uris members would be read differently by different parsers.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate member")
+    return dict(pairs)
+
+
+def _validate(url: str, document: dict[str, Any], fresh_until: datetime) -> ClientMetadata:
+    if document.get("client_id") != url:
+        raise ClientMetadataError(
+            "The client metadata document's client_id is not exactly its own URL."
+        )
+    _check_public_client(document)
+    _check_includes(document, "grant_types", "authorization_code")
+    _check_includes(document, "response_types", "code")
+    scope = document.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise ClientMetadataError("The client metadata document's scope is not a string.")
+    return ClientMetadata(
+        client_id=url,
+        client_name=_client_name(document.get("client_name"), urlsplit(url).hostname or ""),
+        redirect_uris=_redirect_uris(document.get("redirect_uris")),
+        scope=scope,
+        client_uri=_client_uri(document.get("client_uri")),
+        fresh_until=fresh_until,
+    )
+
+
+def _check_public_client(document: dict[str, Any]) -> None:
+    if "client_secret" in document or "client_secret_expires_at" in document:
+        raise ClientMetadataError("A client metadata document must not carry a client secret.")
+    method = document.get("token_endpoint_auth_method")
+    supported = document.get("token_endpoint_auth_methods_supported")
+    if method is not None and not isinstance(method, str):
+        raise ClientMetadataError(
+            "The client metadata document's token_endpoint_auth_method is not a string."
+        )
+    if method in SHARED_SECRET_METHODS:
+        raise ClientMetadataError(
+            "A client metadata document must not use a shared-secret authentication method."
+        )
+    # With no method named, none is meant: a document cannot hold the secret that RFC 7591's
+    # default, client_secret_basic, needs. ChatGPT's document names private_key_jwt but lists
+    # none among the methods it supports, which is enough for a public client.
+    offers_none = (
+        method == "none"
+        or (isinstance(supported, list) and "none" in supported)
+        or (method is None and supported is None)
+    )
+    if not offers_none:
+        raise ClientMetadataError(
+            "This server supports public clients with PKCE only, "
+            "and the client does not offer the none authentication method."
+        )
+
+
+def _check_includes(document: dict[str, Any], member: str, needed: str) -> None:
+    if member not in document:
+        return
+    values = document[member]
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise ClientMetadataError(f"The client metadata document's {member} is not a list.")
+    if needed not in values:
+        raise ClientMetadataError(
+            f"The client metadata document's {member} does not include {needed}."
+        )
+
+
+def _redirect_uris(values: object) -> tuple[str, ...]:
+    if not isinstance(values, list) or not values:
+        raise ClientMetadataError("The client metadata document must list its redirect_uris.")
+    if len(values) > MAX_REDIRECT_URIS:
+        raise ClientMetadataError(
+            f"The client metadata document lists more than {MAX_REDIRECT_URIS} redirect_uris."
+        )
+    for value in values:
+        if not isinstance(value, str) or not _is_redirect_uri(value):
+            raise ClientMetadataError(
+                "The client metadata document has a redirect_uri that is not an https URL "
+                "or an http URL on a loopback host, without fragment."
+            )
+    return tuple(values)
+
+
+def _is_redirect_uri(value: str) -> bool:
+    if len(value) > MAX_URL_LENGTH or not _URI_CHARACTERS.fullmatch(value) or "#" in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is no number
+    except ValueError:
+        return False
+    scheme = parts.scheme.lower()
+    if not parts.hostname:
+        return False
+    return scheme == "https" or (scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+
+def _client_name(value: object, fallback: str) -> str:
+    if value is None:
+        return fallback
+    if not isinstance(value, str):
+        raise ClientMetadataError("The client metadata document's client_name is not a string.")
+    # Control and format characters (newlines, bidirectional overrides) could make the name on
+    # the consent page read as something else. Line breaks and tabs become spaces.
+    kept = "".join(
+        " " if character.isspace() else character
+        for character in value
+        if character.isspace() or not unicodedata.category(character).startswith("C")
+    )
+    name = " ".join(kept.split())[:MAX_CLIENT_NAME].strip()
+    return name or fallback
+
+
+def _client_uri(value: object) -> str | None:
+    if not isinstance(value, str) or not is_client_id_url(value) or len(value) > MAX_URL_LENGTH:
+        return None
+    if not _URI_CHARACTERS.fullmatch(value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.hostname and "@" not in parts.netloc else None
