@@ -33,6 +33,7 @@ from app.oauth.client_metadata import (
     check_client_id_url,
     fetch_client_metadata,
     is_client_id_url,
+    is_public_address,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -72,11 +73,14 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.hold:
             released.wait(30)
         elif reply.drip is not None:
-            for byte in reply.body:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                if released.wait(reply.drip):
-                    break
+            try:
+                for byte in reply.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if released.wait(reply.drip):
+                        break
+            except OSError:
+                self.server.owner.client_gone.set()
         elif reply.chunked:
             for start in range(0, len(reply.body), 4096):
                 piece = reply.body[start : start + 4096]
@@ -122,6 +126,7 @@ class MetadataServer:
         self.requests: list[tuple[str, str | None]] = []
         self.connections = 0
         self.released = threading.Event()
+        self.client_gone = threading.Event()  # a client hung up on a dripping reply
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.owner = self
         self.port = self.httpd.server_address[1]
@@ -308,6 +313,28 @@ def test_private_and_special_addresses_are_refused(host: str) -> None:
     message = refusal(lambda: fetch_client_metadata(url, now=NOW, timeout=3), url)
     assert "not a public internet address" in message
     assert time.monotonic() - started < 1  # refused, not a connection that timed out
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+        ("::ffff:8.8.8.8", True),
+        ("64:ff9b::808:808", True),  # NAT64 for 8.8.8.8
+        ("2002:808:808::1", True),  # 6to4 for 8.8.8.8
+        ("::ffff:192.168.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 for 169.254.169.254
+        ("2002:7f00:1::1", False),  # 6to4 for 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo for 10.0.0.1
+        ("::a00:1", False),  # IPv4-compatible, deprecated
+        ("fe80::1%1", False),
+        ("192.0.2.1", False),  # documentation
+        ("198.18.0.1", False),  # benchmarking
+    ],
+)
+def test_public_addresses_are_told_apart(address: str, public: bool) -> None:
+    assert is_public_address(address) is public
 
 
 def test_a_host_that_does_not_resolve_is_refused() -> None:
@@ -600,6 +627,18 @@ def test_a_slow_server_is_cut_off_at_the_deadline(server: MetadataServer, slow: 
     started = time.monotonic()
     assert "too long" in refusal(lambda: server.fetch(url, timeout=0.5), url)
     assert time.monotonic() - started < 1.5
+
+
+def test_the_fetch_hangs_up_on_a_dripping_server_after_the_deadline(
+    server: MetadataServer,
+) -> None:
+    # The caller stops waiting at the deadline; the fetch behind it must stop reading too, or
+    # each slow server would keep a thread and a connection busy for as long as it likes.
+    url = server.url()
+    body = json.dumps(good_document(url)).encode()
+    server.serve("/client.json", Reply(body=body, drip=0.02))  # ~9 s for all of it
+    refusal(lambda: server.fetch(url, timeout=0.3), url)
+    assert server.client_gone.wait(2)
 
 
 def test_a_server_that_accepts_but_never_answers_is_cut_off(

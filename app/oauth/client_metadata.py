@@ -214,7 +214,7 @@ def _fetch(url: str, trusted: bool, deadline: float) -> tuple[Mapping[str, str],
     host = parts.hostname or ""
     port = parts.port or 443
     addresses = _resolve(host, port)
-    if not trusted and not all(_is_public(address) for address in addresses):
+    if not trusted and not all(is_public_address(address) for address in addresses):
         raise ClientMetadataError("The client_id URL's host is not a public internet address.")
     context = ssl.create_default_context()
     for number, address in enumerate(addresses, start=1):
@@ -258,17 +258,19 @@ def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
 
-def _is_public(address: str) -> bool:
+def is_public_address(address: str) -> bool:
+    """Whether an IP address (as getaddrinfo gives it) is one on the public internet. An IPv4
+    address carried in IPv6 (IPv4-mapped, NAT64, 6to4, Teredo) is judged by that IPv4 address."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
-            return _is_public(str(embedded))
-        if ip.sixtofour is not None and not _is_public(str(ip.sixtofour)):
+            return is_public_address(str(embedded))
+        if ip.sixtofour is not None and not is_public_address(str(ip.sixtofour)):
             return False
-        if ip.teredo is not None and not _is_public(str(ip.teredo[1])):
+        if ip.teredo is not None and not is_public_address(str(ip.teredo[1])):
             return False
     return (
         ip.is_global
