@@ -147,13 +147,25 @@ def fetch_client_metadata(
     """The validated metadata document at `url`; ClientMetadataError on any failure.
     `now` (UTC-aware, default the current time) is when the document counts as fetched."""
     check_client_id_url(url)
-    trusted = {url_origin(origin) for origin in trusted_origins if is_client_id_url(origin)}
+    trusted = {_trusted_origin(origin) for origin in trusted_origins}
     deadline = time.monotonic() + timeout
     headers, body = _before_deadline(
         deadline, lambda: _fetch(url, url_origin(url) in trusted, deadline)
     )
     fetched_at = now if now is not None else datetime.now(UTC)
     return _validate(url, _parse_json(headers, body), fetched_at + freshness(headers, fetched_at))
+
+
+def _trusted_origin(origin: str) -> str:
+    # A setting, not a requester's input: a bad entry is the operator's to fix, said plainly.
+    try:
+        if not is_client_id_url(origin):
+            raise ClientMetadataError("not https")
+        return url_origin(origin)
+    except ClientMetadataError:
+        raise ValueError(
+            "Each trusted origin must be an https URL such as https://host:8443."
+        ) from None
 
 
 def freshness(headers: Mapping[str, str], now: datetime) -> timedelta:
@@ -361,7 +373,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two client_id or redirect_uris members would be read differently by different parsers.
     keys = [key for key, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise ValueError("duplicate member")
+        raise ClientMetadataError("The client metadata document has a member twice.")
     return dict(pairs)
 
 
