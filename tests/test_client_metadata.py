@@ -278,8 +278,9 @@ def test_check_client_id_url_refuses_each_rule(url: str, rule: str) -> None:
 def test_loopback_hosts_are_refused_before_any_connection(
     server: MetadataServer, host: str
 ) -> None:
-    url = server.serve_document()
+    # A good document for this very URL waits there: only the address check stands in the way.
     url = server.url(host=host)
+    server.serve_document(client_id=url)
     message = refusal(lambda: fetch_client_metadata(url, now=NOW), url)
     assert "not a public internet address" in message
     assert server.connections == 0
