@@ -21,6 +21,8 @@ from app.database import engine_options
 APP_ENVS = ("production", "development", "testing")
 AUTH_MODES = ("oauth", "apikey", "none")
 API_KEY_AUTH_TYPES = ("bearer", "basic", "custom")
+# Which clients may register themselves (app/oauth/registration.py).
+CLIENT_REGISTRATION_MODES = ("chatgpt", "open", "off")
 
 # Values copied from examples and tutorials; a deployment that still has one is not secret.
 KNOWN_DEFAULT_SECRETS = frozenset(
@@ -70,6 +72,17 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("API_RATE_LIMIT", "600 per minute", "Per-credential API limit, or 'off'"),
     ("TOKEN_RATE_LIMIT", "600 per minute", "Token endpoint limit per OAuth client, or 'off'"),
     ("REDIS_URL", None, "Rate-limit storage shared by all workers (memory if unset)"),
+    (
+        "CLIENT_REGISTRATION",
+        "chatgpt",
+        "chatgpt | open | off: which MCP clients may register themselves (RFC 7591, metadata "
+        "documents): ChatGPT's, any with https callbacks, or none",
+    ),
+    (
+        "CLIENT_METADATA_TRUSTED_ORIGINS",
+        "",
+        "Space-separated https origins whose client metadata documents may be on private addresses",
+    ),
     ("SIGNUP_OPEN", "true", "Whether anyone may create an account"),
     ("SESSION_IDLE_MINUTES", "60", "Minutes without a page load that end a log-in (min. 5)"),
     ("SESSION_MAX_DAYS", "1", "Days after which a log-in ends, in use or not"),
@@ -172,6 +185,30 @@ def _check_public_url(url: str, *, require_https: bool) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
+def _check_trusted_origin(origin: str) -> str:
+    """An https origin as the metadata fetcher compares them: host in lower case, no :443."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        parts = port = None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            "CLIENT_METADATA_TRUSTED_ORIGINS holds https origins like https://mcp.intranet.example"
+            f" or https://10.0.0.5:8443, not {origin!r}"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"https://{host}" + (f":{port}" if port not in (None, 443) else "")
+
+
 def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     """Parse settings from an environment-like mapping; raise ConfigError on a bad one."""
 
@@ -219,6 +256,11 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     if not api_key_header or not all(c.isalnum() or c == "-" for c in api_key_header):
         raise ConfigError(f"API_KEY_HEADER must be a header name, not {api_key_header!r}")
 
+    trusted_origins = [
+        _check_trusted_origin(origin)
+        for origin in (get("CLIENT_METADATA_TRUSTED_ORIGINS") or "").split()
+    ]
+
     return {
         "APP_ENV": app_env,
         "DEBUG": False,
@@ -241,6 +283,10 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "TOKEN_RATE_LIMIT": token_rate_limit,
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "CLIENT_REGISTRATION": _choice(
+            "CLIENT_REGISTRATION", get("CLIENT_REGISTRATION") or "", CLIENT_REGISTRATION_MODES
+        ),
+        "CLIENT_METADATA_TRUSTED_ORIGINS": tuple(trusted_origins),
         "SIGNUP_OPEN": _bool("SIGNUP_OPEN", get("SIGNUP_OPEN") or ""),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", get("MAX_CONTENT_LENGTH") or "", 1024),
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS") or "", 0),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import trustme
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -125,6 +126,22 @@ def _push_request_context() -> Iterator[None]:
     and so one database session, open across all of a test's requests; each request here gets
     its own, as in production."""
     yield
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A certificate authority for test https servers (tests/metadata_server.py)."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_ca(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`ca` trusted by this process's https clients, through SSL_CERT_FILE; the file's path,
+    for a server process to trust it the same way."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    return path
 
 
 @pytest.fixture

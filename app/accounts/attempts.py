@@ -30,18 +30,27 @@ from app.models import AuthAttempt, utcnow
 
 LOGIN = "log-in"
 SIGNUP = "sign-up"
+# Clients registering themselves, and fetches of client metadata documents a request makes this
+# server do (app/oauth/registration.py).
+REGISTRATION = "registration"
+CLIENT_METADATA = "client-metadata"
 
 # Per address: a person who mistypes does not come near it; a guesser, or one address trying
 # many accounts, does.
 LOGIN_ADDRESS_LIMIT = "20 per minute; 200 per hour"
 LOGIN_ACCOUNT_LIMIT = "10 per minute; 50 per hour"
 SIGNUP_ADDRESS_LIMIT = "10 per hour"
+# ChatGPT registers once per connector, from a few addresses of its own for all its users.
+REGISTRATION_ADDRESS_LIMIT = "30 per hour"
+CLIENT_METADATA_ADDRESS_LIMIT = "60 per hour"
 
 # (action, whether the account is part of the key, limits)
 _RULES: tuple[tuple[str, bool, list[RateLimitItem]], ...] = (
     (LOGIN, False, parse_many(LOGIN_ADDRESS_LIMIT)),
     (LOGIN, True, parse_many(LOGIN_ACCOUNT_LIMIT)),
     (SIGNUP, False, parse_many(SIGNUP_ADDRESS_LIMIT)),
+    (REGISTRATION, False, parse_many(REGISTRATION_ADDRESS_LIMIT)),
+    (CLIENT_METADATA, False, parse_many(CLIENT_METADATA_ADDRESS_LIMIT)),
 )
 _KEPT = timedelta(seconds=max(item.get_expiry() for *_, items in _RULES for item in items))
 

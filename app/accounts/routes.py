@@ -188,7 +188,7 @@ def revoke_key(key_id: int):
 @blp.post(f"/account/apps/<int(max={ID_MAX}):client_pk>/disconnect")
 @login_required
 def disconnect_app(client_pk: int):
-    name = service.disconnect_app(session_user(), client_pk)
+    name = service.disconnect_app(session_user(), client_pk, request.form.get("resource"))
     if name is None:
         abort(404)
     flash(f"{name} is disconnected; its access stopped working.", "success")

@@ -187,36 +187,37 @@ def connected_apps(user: User) -> list[Consent]:
     )
 
 
-def disconnect_app(user: User, client_pk: int) -> str | None:
-    """Forget the user's consent for a client, its codes, and end every grant it holds at once.
+def disconnect_app(user: User, client_pk: int, resource: str | None = None) -> str | None:
+    """Forget the user's consent for a client, its codes, and end every grant it holds at once:
+    those for one resource ("" for the REST API, as Consent has it), or for all of them.
 
     Returns the client's name, or None when the user had not connected it.
     """
-    consent = db.session.scalar(
-        sa.select(Consent).where(Consent.user_id == user.id, Consent.client_pk == client_pk)
+    consents = sa.select(Consent).where(Consent.user_id == user.id, Consent.client_pk == client_pk)
+    codes = sa.delete(AuthorizationCode).where(
+        AuthorizationCode.user_id == user.id, AuthorizationCode.client_pk == client_pk
     )
+    grants = sa.select(OAuthGrant).where(
+        OAuthGrant.user_id == user.id, OAuthGrant.client_pk == client_pk
+    )
+    if resource is not None:
+        # Codes and grants name no resource (NULL) for the REST API.
+        consents = consents.where(Consent.resource == resource)
+        codes = codes.where(AuthorizationCode.resource.is_not_distinct_from(resource or None))
+        grants = grants.where(OAuthGrant.resource.is_not_distinct_from(resource or None))
+    found = list(db.session.scalars(consents))
     # Codes go first, used ones too: a code not yet exchanged would start a new sign-in, and an
     # exchange under way when its code disappears fails on the grant's foreign key (see
     # app/oauth/server.py) or, if it got there first, is among the grants read below.
-    db.session.execute(
-        sa.delete(AuthorizationCode).where(
-            AuthorizationCode.user_id == user.id, AuthorizationCode.client_pk == client_pk
-        )
-    )
-    grants = list(
-        db.session.scalars(
-            sa.select(OAuthGrant).where(
-                OAuthGrant.user_id == user.id, OAuthGrant.client_pk == client_pk
-            )
-        )
-    )
-    if consent is None and not grants:
+    db.session.execute(codes)
+    ended = list(db.session.scalars(grants))
+    if not found and not ended:
         db.session.rollback()
         return None
-    name = consent.client.name if consent is not None else grants[0].client.name
-    for grant in grants:
+    name = found[0].client.name if found else ended[0].client.name
+    for grant in ended:
         revoke_grant(grant)
-    if consent is not None:
+    for consent in found:
         db.session.delete(consent)
     db.session.commit()
     return name
@@ -252,6 +253,7 @@ def export_data(user: User) -> dict[str, Any]:
         "connected_apps": [
             {
                 "client_name": consent.client.name,
+                "resource": consent.resource or None,
                 "scopes": consent.scope.split(),
                 "connected_at": _when(consent.created_at),
                 "updated_at": _when(consent.updated_at),
@@ -261,6 +263,7 @@ def export_data(user: User) -> dict[str, Any]:
         "oauth_grants": [
             {
                 "client_name": grant.client.name,
+                "resource": grant.resource,
                 "scopes": grant.scope.split(),
                 "created_at": _when(grant.created_at),
                 "last_refreshed_at": _when(grant.last_refreshed_at),

@@ -12,12 +12,14 @@ from app.accounts.session import admin_required, session_user
 from app.errors import error_response
 from app.extensions import protect_forms
 from app.gptsetup import guide
+from app.models.oauth import CREATED
 from app.oauth import clients as service
 from app.security_headers import NO_STORE
 from app.shell import flask_command
 
 blp = Blueprint("admin", __name__)
 protect_forms(blp)
+blp.add_app_template_filter(service.origin_label, "origin_label")
 
 
 @blp.errorhandler(403)
@@ -137,7 +139,8 @@ def rotate_secret(client_id: str):
     )
 
 
-@blp.route("/admin/clients/<client_id>/delete", methods=["GET", "POST"])
+# path: the ID of a client known by its metadata document is a URL, slashes and all.
+@blp.route("/admin/clients/<path:client_id>/delete", methods=["GET", "POST"], merge_slashes=False)
 @admin_required
 def delete(client_id: str):
     client = _client_or_404(client_id)
@@ -179,7 +182,7 @@ def reset_password():
 @blp.get("/setup")
 @admin_required
 def setup():
-    clients = service.list_clients()
+    clients = service.list_clients(origin=CREATED)
     chosen = request.args.get("client")
     client = next((c for c in clients if c.client_id == chosen), None)
     if client is None and len(clients) == 1:

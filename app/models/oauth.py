@@ -29,6 +29,14 @@ CHATGPT_CALLBACK_RE = re.compile(
 )
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
+# How a client came to be known (OAuthClient.origin).
+CREATED = "created"  # by an admin: `clients create`, /admin, gpt-setup
+REGISTERED = "registered"  # by itself, with dynamic client registration (RFC 7591)
+METADATA = "metadata"  # by its client ID metadata document: client_id is the document's URL
+ORIGINS = (CREATED, REGISTERED, METADATA)
+# A client_id may be a metadata document's URL.
+CLIENT_ID_MAX = 1000
+
 
 def chatgpt_callbacks(gpt_id: str) -> list[str]:
     return [f"https://{host}/aip/{gpt_id}/oauth/callback" for host in CHATGPT_CALLBACK_HOSTS]
@@ -39,7 +47,8 @@ class OAuthClient(Base, ClientMixin):
     __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(sa.String(CLIENT_ID_MAX), unique=True)
+    origin: Mapped[str] = mapped_column(sa.String(16), default=CREATED, server_default=CREATED)
     # None for a public client (no secret; PKCE is then required).
     client_secret_digest: Mapped[str | None] = mapped_column(sa.String(64))
     name: Mapped[str] = mapped_column(sa.String(100))
@@ -50,10 +59,21 @@ class OAuthClient(Base, ClientMixin):
     scope: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a user last allowed it; a self-registered client long unused is deleted.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A metadata document client: until when its fetched document may be used without asking
+    # its host again (HTTP caching headers).
+    metadata_fresh_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_public(self) -> bool:
         return self.client_secret_digest is None
+
+    @property
+    def registered_itself(self) -> bool:
+        """Whether it told this server who it is (its name is its own claim), rather than being
+        created by an admin."""
+        return self.origin != CREATED
 
     def allowed_redirect_uris(self) -> list[str]:
         uris = list(self.redirect_uris)
@@ -250,7 +270,10 @@ class Consent(Base):
     """A user's standing permission for a client, so ChatGPT's re-sign-ins skip the question."""
 
     __tablename__ = "oauth_consents"
-    __table_args__ = (sa.UniqueConstraint("user_id", "client_pk"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "client_pk", "resource"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -258,6 +281,9 @@ class Consent(Base):
         sa.ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
     )
     scope: Mapped[str] = mapped_column(sa.String(255))
+    # The resource (RFC 8707) it was given for, canonical; "" for the REST API. Not NULL, so
+    # that the unique constraint holds on PostgreSQL, where NULLs are all distinct.
+    resource: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

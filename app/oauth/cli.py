@@ -24,6 +24,9 @@ def _show(client, secret: str | None = None) -> None:
         click.echo("  (shown once: paste it into the GPT editor now; only a digest is kept)")
     click.echo(f"name:          {client.name}")
     click.echo(f"type:          {'public (PKCE)' if client.is_public else 'confidential'}")
+    click.echo(f"origin:        {service.origin_label(client)}")
+    if client.last_used_at:
+        click.echo(f"last used:     {client.last_used_at:%Y-%m-%d %H:%M} UTC")
     click.echo(f"scope:         {client.scope}")
     if client.any_chatgpt:
         click.echo("any_chatgpt:   yes — DEVELOPMENT ONLY: accepts every ChatGPT GPT's callback")
@@ -135,6 +138,14 @@ def list_clients(as_json: bool) -> None:
         if n:
             click.echo("")
         _show(client)
+
+
+@clients_cli.command("prune")
+def prune() -> None:
+    """Delete self-registered clients no one uses (also done whenever a client registers)."""
+    from app.oauth.registration import prune_unused_clients
+
+    click.echo(f"deleted {prune_unused_clients()} unused self-registered client(s)")
 
 
 @clients_cli.command("delete")

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient
-from app.models.oauth import CHATGPT_CALLBACK_RE, GPT_ID_RE
+from app.models.oauth import CHATGPT_CALLBACK_RE, CREATED, GPT_ID_RE, METADATA, REGISTERED
 from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
 
@@ -49,8 +49,12 @@ def find_client(client_id: str) -> OAuthClient:
     return client
 
 
-def list_clients() -> list[OAuthClient]:
-    return list(db.session.scalars(sa.select(OAuthClient).order_by(OAuthClient.id)))
+def list_clients(origin: str | None = None) -> list[OAuthClient]:
+    """Every client, or those of one origin (CREATED: the ones an admin made)."""
+    query = sa.select(OAuthClient).order_by(OAuthClient.id)
+    if origin is not None:
+        query = query.where(OAuthClient.origin == origin)
+    return list(db.session.scalars(query))
 
 
 def create_client(
@@ -61,6 +65,7 @@ def create_client(
     any_chatgpt: bool = False,
     public: bool = False,
     scope: str | None = None,
+    origin: str = CREATED,
 ) -> tuple[OAuthClient, str | None]:
     """Register a client; returns it with its secret, which is shown this once."""
     name = name.strip()
@@ -78,6 +83,7 @@ def create_client(
         gpt_ids=[],
         any_chatgpt=any_chatgpt,
         scope=" ".join(scopes),
+        origin=origin,
     )
     for uri in redirect_uris:
         _add_redirect(client, uri)
@@ -167,15 +173,28 @@ def delete_client(client: OAuthClient) -> None:
     db.session.commit()
 
 
+ORIGIN_LABELS = {
+    CREATED: "created by an admin",
+    REGISTERED: "registered itself (dynamic client registration)",
+    METADATA: "known by its metadata document (its client ID is the document's URL)",
+}
+
+
+def origin_label(client: OAuthClient) -> str:
+    return ORIGIN_LABELS[client.origin]
+
+
 def describe(client: OAuthClient) -> dict:
     return {
         "client_id": client.client_id,
         "name": client.name,
         "type": "public" if client.is_public else "confidential",
+        "origin": client.origin,
         "scope": client.scope,
         "redirect_uris": client.redirect_uris,
         "gpt_ids": client.gpt_ids,
         "any_chatgpt": client.any_chatgpt,
         "allowed_redirect_uris": client.allowed_redirect_uris(),
         "created_at": client.created_at.isoformat(),
+        "last_used_at": client.last_used_at.isoformat() if client.last_used_at else None,
     }

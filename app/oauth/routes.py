@@ -1,4 +1,5 @@
-"""OAuth endpoints: authorize (log-in, consent), token, revoke, server metadata.
+"""OAuth endpoints: authorize (log-in, consent), token, revoke, client registration, server
+metadata.
 
 A plain Flask blueprint, so none of this appears in the action spec. The token and revocation
 endpoints answer in RFC 6749's `{"error", "error_description"}` format, which OAuth clients
@@ -8,18 +9,23 @@ endpoints answer in RFC 6749's `{"error", "error_description"}` format, which OA
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
+from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from app.accounts.session import session_user
 from app.extensions import db, no_csrf, protect_forms
-from app.models import Consent, OAuthClient
-from app.models.oauth import CHATGPT_CALLBACK_RE
+from app.models import Consent, OAuthClient, utcnow
+from app.models.oauth import CHATGPT_CALLBACK_RE, METADATA
+from app.oauth.client_metadata import is_client_id_url
 from app.oauth.grants import CLIENT_AUTH_METHODS
+from app.oauth.registration import registration_mode
+from app.oauth.resources import requested_resource
 from app.oauth.server import authorization, issuer, issuer_parameter, query_client
 from app.operations import all_scopes
 from app.ratelimit import (
@@ -65,7 +71,9 @@ def _rejected_request_page(error: OAuth2Error):
     """The request cannot be answered by redirect: say why, and how the builder fixes it."""
     client_id = request.values.get("client_id", "")
     redirect_uri = request.values.get("redirect_uri", "")
-    client = query_client(client_id)
+    # A metadata document client's redirect URIs are its document's to change, not the
+    # operator's; and the page must not fetch the document again.
+    client = None if is_client_id_url(client_id) else query_client(client_id)
     fix = None
     if (
         client is not None
@@ -125,27 +133,46 @@ def authorize():
 
     client: OAuthClient = grant.client
     scope = client.get_allowed_scope(grant.request.payload.scope)
+    # A consent is for one resource: allowing a GPT to use the API does not let the same
+    # client into /mcp without asking, nor the other way round.
+    resource = requested_resource(grant.request) or ""
     consent = db.session.scalar(
-        sa.select(Consent).where(Consent.user_id == user.id, Consent.client_pk == client.id)
+        sa.select(Consent).where(
+            Consent.user_id == user.id,
+            Consent.client_pk == client.id,
+            Consent.resource == resource,
+        )
     )
 
     if request.method == "GET":
         if consent is not None and consent.covers(scope):
-            return authorization.create_authorization_response(grant_user=user, grant=grant)
+            return _allowed(user, grant)
+        redirect_uri = grant.request.payload.redirect_uri or client.get_default_redirect_uri()
         return render_template(
             "oauth/consent.html",
             client=client,
             user=user,
             scopes=_scope_descriptions(scope),
             any_chatgpt=client.any_chatgpt,
+            return_host=urlsplit(redirect_uri).netloc if redirect_uri else None,
+            document_host=urlsplit(client.client_id).netloc if client.origin == METADATA else None,
         )
 
     if request.form.get("decision") != "allow":
         return authorization.create_authorization_response(grant_user=None, grant=grant)
     if consent is None:
-        db.session.add(Consent(user_id=user.id, client_pk=client.id, scope=scope))
+        db.session.add(
+            Consent(user_id=user.id, client_pk=client.id, scope=scope, resource=resource)
+        )
     elif not consent.covers(scope):
         consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
+    db.session.commit()
+    return _allowed(user, grant)
+
+
+def _allowed(user, grant):
+    # When a user last let the client in: a self-registered client long unused is deleted.
+    grant.client.last_used_at = utcnow()
     db.session.commit()
     return authorization.create_authorization_response(grant_user=user, grant=grant)
 
@@ -164,15 +191,34 @@ def revoke_token():
     return authorization.create_endpoint_response("revocation")
 
 
+@blp.post("/oauth/register")
+@no_csrf
+def register_client():
+    """Dynamic client registration (RFC 7591), for MCP clients such as ChatGPT's connectors."""
+    if registration_mode() == "off":
+        error = AccessDeniedError(
+            "This server does not register clients; ask its operator for a client ID.",
+            status_code=403,
+        )
+        return authorization.handle_error_response(request, error)
+    if not isinstance(request.get_json(silent=True), dict):
+        error = InvalidClientMetadataError("The body must be a JSON object of client metadata.")
+        return authorization.handle_error_response(request, error)
+    return authorization.create_endpoint_response("client_registration")
+
+
 @blp.get("/.well-known/oauth-authorization-server")
 def server_metadata():
     """RFC 8414 metadata, so OAuth tooling can configure itself from the issuer URL."""
     base = current_app.config["PUBLIC_URL"]
+    registration = registration_mode() != "off"
     return jsonify(
         issuer=issuer(),
         authorization_endpoint=f"{base}/oauth/authorize",
         token_endpoint=f"{base}/oauth/token",
         revocation_endpoint=f"{base}/oauth/revoke",
+        **({"registration_endpoint": f"{base}/oauth/register"} if registration else {}),
+        client_id_metadata_document_supported=registration,
         scopes_supported=list(all_scopes()),
         response_types_supported=["code"],
         response_modes_supported=["query"],

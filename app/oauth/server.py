@@ -13,12 +13,15 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AccessToken, OAuthClient, OAuthGrant, RefreshToken, utcnow
+from app.models.oauth import CLIENT_ID_MAX
+from app.oauth.client_metadata import is_client_id_url
 from app.oauth.grants import (
     AuthorizationCodeGrant,
     RefreshTokenGrant,
     RevocationEndpoint,
     S256CodeChallenge,
 )
+from app.oauth.registration import ClientRegistrationEndpoint, metadata_client
 from app.oauth.resources import ResourceIndicator
 from app.secrets_util import digest, new_secret
 
@@ -32,8 +35,10 @@ _CLIENT_BY_ID = sa.select(OAuthClient).where(OAuthClient.client_id == sa.bindpar
 
 def query_client(client_id: str) -> OAuthClient | None:
     # PostgreSQL refuses NUL in a string parameter, so junk must not reach the query.
-    if not client_id or len(client_id) > 64 or not client_id.isprintable():
+    if not client_id or len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
         return None
+    if is_client_id_url(client_id):
+        return metadata_client(client_id)
     return db.session.scalar(_CLIENT_BY_ID, {"client_id": client_id})
 
 
@@ -113,6 +118,7 @@ authorization.register_grant(
 )
 authorization.register_grant(RefreshTokenGrant, [ResourceIndicator()])
 authorization.register_endpoint(RevocationEndpoint)
+authorization.register_endpoint(ClientRegistrationEndpoint)
 # Adds `iss` to the redirects create_authorization_response makes; the authorize view adds it
 # to the error redirects it makes itself.
 issuer_parameter = IssuerParameter()
