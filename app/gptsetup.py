@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from app.cli import AppCommand
 from app.config import privacy_placeholder_warning
 from app.models import OAuthClient
+from app.models.oauth import CREATED
 from app.operations import all_scopes
 from app.shell import flask_command
 from app.spec import app_spec
@@ -164,36 +165,67 @@ def _client_fields(client: OAuthClient | None, new_name: str) -> list[tuple[str,
 
 
 def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
-    """ChatGPT's developer mode with static credentials: a client of this server, made by the
-    operator, whose id and secret the builder pastes into the connector's OAuth settings."""
-    base = current_app.config["PUBLIC_URL"]
+    """ChatGPT's developer mode. By default ChatGPT registers itself: it uses its client ID
+    metadata document, or dynamic client registration where it cannot (app/oauth/registration.py),
+    and the builder only pastes the URL. Static credentials (a client the operator made) are
+    the other way, and the only one with CLIENT_REGISTRATION=off."""
+    config = current_app.config
+    base = config["PUBLIC_URL"]
     host = urlsplit(base).hostname
     add = result.mcp_fields.append
     add(("MCP Server URL", f"{base}/mcp"))
+    create_app_step = (
+        "In ChatGPT: Settings → Apps (or Apps & Connectors) → Advanced settings: turn on "
+        "Developer mode, then Create app. Paste the MCP Server URL"
+    )
+    test_step = f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}"'
     if result.mode == "none":
         add(("Authentication", "No authentication (everyone shares the demo list)"))
-        result.mcp_steps = [
-            "In ChatGPT: Settings → Apps (or Apps & Connectors) → Advanced settings: turn on "
-            "Developer mode, then Create app. Paste the MCP Server URL, pick No authentication, "
-            "then Create.",
-            f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}".',
-        ]
+        result.mcp_steps = [f"{create_app_step}, pick No authentication, then Create.", test_step]
         return
-    add(("Authentication", "OAuth, with static credentials (Client ID and Client Secret)"))
-    result.mcp_fields.extend(_client_fields(client, "ChatGPT app"))
-    add(("Scopes", " ".join(client.scope.split() if client else all_scopes())))
     client_id = client.client_id if client else "CLIENT_ID"
-    result.mcp_steps = [
-        "In ChatGPT: Settings → Apps (or Apps & Connectors) → Advanced settings: turn on "
-        "Developer mode, then Create app. Paste the MCP Server URL and pick OAuth.",
-        "In the OAuth settings, give the Client ID and Client Secret above (static "
-        "credentials), then Create. ChatGPT finds the sign-in and token URLs itself.",
+    allow_callbacks = [
         f"ChatGPT shows the app's callback URL, such as {CONNECTOR_CALLBACK}. Allow it: "
         f"{flask_command('clients', 'add-redirect', client_id, CONNECTOR_CALLBACK)}",
         "Older setups show the legacy callback instead; allow it the same way: "
         f"{flask_command('clients', 'add-redirect', client_id, LEGACY_CONNECTOR_CALLBACK)}",
-        f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}", '
-        f"sign in to {host} and press Allow.",
+    ]
+    scopes = " ".join(client.scope.split() if client else all_scopes())
+    signed_in = f"{test_step}, sign in to {host} and press Allow."
+    if config["CLIENT_REGISTRATION"] == "off":
+        add(("Authentication", "OAuth, with static credentials (Client ID and Client Secret)"))
+        result.mcp_fields.extend(_client_fields(client, "ChatGPT app"))
+        add(("Scopes", scopes))
+        result.mcp_steps = [
+            f"{create_app_step} and pick OAuth.",
+            "In the OAuth settings, give the Client ID and Client Secret above (static "
+            "credentials), then Create. ChatGPT finds the sign-in and token URLs itself.",
+            *allow_callbacks,
+            signed_in,
+        ]
+        return
+    add(("Authentication", "OAuth; leave Client ID and Client Secret empty"))
+    add(
+        (
+            "Registration",
+            "ChatGPT registers itself: with its client ID metadata document, or with dynamic "
+            "client registration (RFC 7591) where it cannot. This server takes ChatGPT's "
+            "connector callbacks"
+            + (" and any https one" if config["CLIENT_REGISTRATION"] == "open" else "")
+            + f" (CLIENT_REGISTRATION={config['CLIENT_REGISTRATION']}).",
+        )
+    )
+    add(("Scopes", " ".join(all_scopes())))
+    for name, value in _client_fields(client, "ChatGPT app"):
+        add((f"{name} (static credentials only)", value))
+    result.mcp_steps = [
+        f"{create_app_step}, pick OAuth, leave the client fields empty, then Create. ChatGPT "
+        "reads this server's metadata and registers itself; it is listed on /admin as a "
+        "client that registered itself.",
+        signed_in,
+        "To use static credentials instead (a client you manage): give its Client ID and "
+        "Client Secret in the app's OAuth settings, then allow ChatGPT's callback.",
+        *allow_callbacks,
     ]
 
 
@@ -239,7 +271,7 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
         except service.ClientError as error:
             raise click.ClickException(str(error)) from None
     elif current_app.config["ACTION_AUTH"] == "oauth":
-        found = service.list_clients()
+        found = service.list_clients(origin=CREATED)
         client = found[0] if len(found) == 1 else None
     result = guide(client)
     click.echo(

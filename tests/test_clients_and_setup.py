@@ -154,8 +154,11 @@ def test_gpt_setup_shows_how_to_connect_chatgpts_developer_mode_over_mcp(app, ru
 
     values = {f["field"]: f["value"] for f in guide["fields"]}
     assert values["MCP Server URL"] == "https://todo-action.test/mcp"
-    assert "static credentials" in values["Authentication"]
-    assert values["Client ID"] == client_id
+    # ChatGPT registers itself by default; the builder's own client is the other way.
+    assert values["Authentication"] == "OAuth; leave Client ID and Client Secret empty"
+    assert "client ID metadata document" in values["Registration"]
+    assert "dynamic client registration" in values["Registration"]
+    assert values["Client ID (static credentials only)"] == client_id
     assert values["Scopes"] == " ".join(all_scopes())
     assert guide["test_chat"] == "List my todos"
     # The printed command, pasted into a shell as it is, allows ChatGPT's connector callback.
@@ -175,6 +178,30 @@ def test_gpt_setup_shows_how_to_connect_chatgpts_developer_mode_over_mcp(app, ru
     assert "Connect as a ChatGPT app (MCP)" in text
     assert "https://todo-action.test/mcp" in text
     assert "List my todos" in text
+
+
+def test_with_registration_off_gpt_setup_gives_static_credentials_only(database_url):
+    from tests.conftest import build_app
+
+    app = build_app(database_url, CLIENT_REGISTRATION="off")
+    runner = app.test_cli_runner()
+    client_id = _create(runner, "--name", "ChatGPT app")["client_id"]
+    guide = json.loads(runner.invoke(args=["gpt-setup", "--json"]).stdout)["mcp"]
+    values = {f["field"]: f["value"] for f in guide["fields"]}
+    assert "static credentials" in values["Authentication"]
+    assert "Registration" not in values
+    assert values["Client ID"] == client_id
+    assert any("clients add-redirect" in step for step in guide["steps"])
+
+
+def test_clients_that_registered_themselves_are_not_offered_as_the_gpts(app, runner, client):
+    client_id = _create(runner, "--name", "My GPT", "--gpt-id", "g-abc123")["client_id"]
+    registered = client.post(
+        "/oauth/register", json={"redirect_uris": ["https://chatgpt.com/connector/oauth/c_1"]}
+    )
+    assert registered.status_code == 201
+    guide = json.loads(runner.invoke(args=["gpt-setup", "--json"]).stdout)
+    assert {f["field"]: f["value"] for f in guide["fields"]}["Client ID"] == client_id
 
 
 @pytest.mark.parametrize(
