@@ -180,11 +180,8 @@ def test_gpt_setup_shows_how_to_connect_chatgpts_developer_mode_over_mcp(app, ru
     assert "List my todos" in text
 
 
-def test_with_registration_off_gpt_setup_gives_static_credentials_only(database_url):
-    from tests.conftest import build_app
-
-    app = build_app(database_url, CLIENT_REGISTRATION="off")
-    runner = app.test_cli_runner()
+@pytest.mark.parametrize("app_settings", [{"CLIENT_REGISTRATION": "off"}])
+def test_with_registration_off_gpt_setup_gives_static_credentials_only(runner):
     client_id = _create(runner, "--name", "ChatGPT app")["client_id"]
     guide = json.loads(runner.invoke(args=["gpt-setup", "--json"]).stdout)["mcp"]
     values = {f["field"]: f["value"] for f in guide["fields"]}

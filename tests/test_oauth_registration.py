@@ -17,7 +17,7 @@ from app.models import Consent, OAuthClient, OAuthGrant, utcnow
 from app.oauth.registration import prune_unused_clients
 from app.oauth.resources import mcp_resource
 from tests.browser import log_in, post_form
-from tests.conftest import TEST_PUBLIC_URL, build_app
+from tests.conftest import TEST_PUBLIC_URL
 from tests.factories import make_client, make_user
 from tests.oauth_helpers import (
     authorize_query,
@@ -133,14 +133,10 @@ def test_a_body_that_is_not_a_json_object_is_invalid_metadata(app, client, body)
     assert clients_in_db(app) == []
 
 
-def test_loopback_callbacks_are_for_development(database_url):
-
-    for env, expected in (("development", 201), ("testing", 201)):
-        app = build_app(database_url, APP_ENV=env)
-        response = register(app.test_client(), redirect_uris=["http://127.0.0.1:33418/callback"])
-        assert response.status_code == expected, (env, response.json)
-        with app.app_context():
-            db.engine.dispose()
+@pytest.mark.parametrize("app_settings", [{"APP_ENV": "development"}, {"APP_ENV": "testing"}])
+def test_loopback_callbacks_are_for_development(app, client):
+    response = register(client, redirect_uris=["http://127.0.0.1:33418/callback"])
+    assert response.status_code == 201, response.json
 
 
 class TestProduction:

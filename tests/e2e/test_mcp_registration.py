@@ -6,6 +6,7 @@ every tool, refreshes its token and is disconnected, against real gunicorn (2 wo
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -25,6 +26,7 @@ from tests.e2e.chatgpt import browser, server_database
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 from tests.e2e.mcp_peer import CONNECTOR_CALLBACK, MCP_URL, Router, Storage, User
 from tests.factories import PASSWORD, make_key, make_user
+from tests.metadata_server import MetadataServer
 
 TOOLS = {"list_todos", "add_todo", "get_todo", "update_todo", "delete_todo"}
 
@@ -176,3 +178,50 @@ def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_serv
     # Disconnect on the account page ends it.
     disconnect(oauth_server, email)
     assert mcp_refuses(oauth_server, storage.tokens.access_token)
+
+
+@pytest.fixture
+def documents(ca, trusted_ca) -> Iterator[MetadataServer]:
+    """ChatGPT's side of CIMD: an https host publishing its client ID metadata document."""
+    with MetadataServer(ca, "localhost") as running:
+        yield running
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_the_sdk_client_signs_in_with_its_metadata_document(
+    gunicorn_server, documents, trusted_ca, mode
+):
+    # The document's host is on loopback here, so the server is told to trust its origin, and
+    # the test CA, as an operator would for a host on their intranet.
+    server = gunicorn_server(
+        CLIENT_METADATA_TRUSTED_ORIGINS=documents.origin(), SSL_CERT_FILE=str(trusted_ca)
+    )
+    client_id = documents.serve_document(
+        "/oauth/c_1a2b3c/client.json",
+        client_name="ChatGPT",
+        redirect_uris=[CONNECTOR_CALLBACK],
+        token_endpoint_auth_method=None,
+        token_endpoint_auth_methods_supported=["none", "private_key_jwt"],
+        scope=None,
+        client_uri=None,
+    )
+    email = f"ada-cimd-{mode}@example.com"
+    with server_database(server):
+        make_user(email)
+    storage = Storage()
+    user = User(server, email, client_name="ChatGPT")
+    provider = connector(server, storage, user, client_metadata_url=client_id)
+
+    check_session(use_every_tool(server, provider, mode))
+
+    # No registration: the client ID is the document's URL, which the server fetched once.
+    assert "POST /oauth/register" not in server.log()
+    assert storage.client_info.client_id == client_id
+    [link] = user.links
+    query = {key: values[0] for key, values in parse_qs(urlsplit(link).query).items()}
+    assert query["client_id"] == client_id
+    assert query["code_challenge_method"] == "S256"
+    assert query["resource"] == MCP_URL
+    assert f"<strong>localhost:{documents.port}</strong>" in user.consent_page
+    assert [path for path, _ in documents.requests] == ["/oauth/c_1a2b3c/client.json"]
+    assert rest_titles(server, email) == ["Call the bank"]
