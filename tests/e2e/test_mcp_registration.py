@@ -85,11 +85,15 @@ def check_session(outcome: dict) -> None:
     assert updated.structured_content["done"] is True
 
 
-def rest_titles(server: Server, email: str) -> list[str]:
-    """What the same account's GPT action sees, with an API key of the account."""
+def api_key(server: Server, email: str) -> str:
+    """A key of the account, as the same person's GPT action would use it."""
     with server_database(server):
         owner = db.session.scalar(sa.select(Account).where(Account.email == email))
-        _, key = make_key(owner)
+        return make_key(owner)[1]
+
+
+def rest_titles(server: Server, key: str) -> list[str]:
+    """What the same account's GPT action sees."""
     response = requests.get(
         f"{server.url}/todos", headers={"Authorization": f"Bearer {key}"}, timeout=10
     )
@@ -159,8 +163,17 @@ def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_serv
     assert user.callback["iss"] == E2E_PUBLIC_URL
     assert "registered" in user.consent_page and "<strong>chatgpt.com</strong>" in user.consent_page
 
-    # The todo added over MCP is the GPT action's todo too.
-    assert rest_titles(oauth_server, email) == ["Call the bank"]
+    # The todo added over MCP is the GPT action's todo too; each credential is for its own
+    # resource only.
+    key = api_key(oauth_server, email)
+    assert rest_titles(oauth_server, key) == ["Call the bank"]
+    assert mcp_refuses(oauth_server, key)
+    refused = requests.get(
+        f"{oauth_server.url}/todos",
+        headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
+        timeout=10,
+    )
+    assert refused.status_code == 401
 
     # The access token runs out: the client refreshes, with no one asked again, and the
     # public client's refresh token is replaced.
@@ -224,4 +237,4 @@ def test_the_sdk_client_signs_in_with_its_metadata_document(
     assert query["resource"] == MCP_URL
     assert f"<strong>localhost:{documents.port}</strong>" in user.consent_page
     assert [path for path, _ in documents.requests] == ["/oauth/c_1a2b3c/client.json"]
-    assert rest_titles(server, email) == ["Call the bank"]
+    assert rest_titles(server, api_key(server, email)) == ["Call the bank"]
