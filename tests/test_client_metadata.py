@@ -172,6 +172,7 @@ def test_private_and_special_addresses_are_refused(host: str) -> None:
         ("fe80::1%1", False),
         ("192.0.2.1", False),  # documentation
         ("198.18.0.1", False),  # benchmarking
+        ("fec0::1", False),  # site-local, deprecated
     ],
 )
 def test_public_addresses_are_told_apart(address: str, public: bool) -> None:

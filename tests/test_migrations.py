@@ -9,6 +9,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from app.extensions import db
+from app.models import Consent, OAuthClient
+from tests.browser import post_form
 from tests.conftest import TEST_DATABASE_URL, TEST_PUBLIC_URL
 from tests.oauth_helpers import exchange, get_code, refresh, sign_in, token_works
 
@@ -78,3 +80,54 @@ def test_a_downgrade_past_resources_ends_only_the_sign_ins_for_a_resource(
     server = app.test_client()
     assert refresh(server, client_id, secret, api_token["refresh_token"]).status_code == 200
     assert refresh(server, client_id, secret, mcp_token["refresh_token"]).status_code == 400
+
+
+def test_an_mcp_sign_in_from_before_consent_per_resource_can_be_seen_and_disconnected(
+    app, user_browser, chatgpt
+):
+    """Before 0010 a client had one consent for all its sign-ins; after it, each resource has
+    its own, and the account page must still show, and end, an MCP sign-in made before."""
+    client_id, secret = chatgpt
+    mcp = f"{TEST_PUBLIC_URL}/mcp"
+    code = get_code(user_browser, client_id, resource=mcp)
+    mcp_token = exchange(app.test_client(), client_id, secret, code).json
+    with app.app_context():
+        downgrade(revision="0009")
+        upgrade()
+        db.session.remove()
+
+    account = user_browser.get("/account").text
+    assert "MCP (ChatGPT app)" in account and "API (GPT action)" not in account
+    with app.app_context():
+        pk = db.session.scalar(sa.select(OAuthClient.id).where(OAuthClient.client_id == client_id))
+    ended = post_form(
+        user_browser, f"/account/apps/{pk}/disconnect", {"resource": mcp}, page="/account"
+    )
+    assert ended.status_code == 302
+    refused = app.test_client().post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={
+            "Authorization": f"Bearer {mcp_token['access_token']}",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    assert refused.status_code == 401
+
+
+def test_a_client_with_both_kinds_of_sign_in_keeps_a_consent_for_each_after_0010(
+    app, user_browser, chatgpt
+):
+    client_id, secret = chatgpt
+    api_token = sign_in(app, client_id, secret)
+    code = get_code(user_browser, client_id, resource=f"{TEST_PUBLIC_URL}/mcp")
+    exchange(app.test_client(), client_id, secret, code)
+    with app.app_context():
+        downgrade(revision="0009")  # one consent per client again
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Consent)) == 1
+        db.session.remove()
+        upgrade()
+        db.session.remove()
+        resources = set(db.session.scalars(sa.select(Consent.resource)))
+    assert resources == {"", f"{TEST_PUBLIC_URL}/mcp"}
+    assert token_works(app, api_token["access_token"])

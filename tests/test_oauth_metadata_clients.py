@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OAuthClient
-from tests.browser import log_in
+from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL
 from tests.factories import make_user
 from tests.metadata_server import MetadataServer, Reply
@@ -93,7 +93,13 @@ def test_a_client_known_by_its_document_signs_in(app, documents, user_browser):
     log_in(admin, "root@example.com")
     assert "known by its metadata document" in admin.get("/admin").text
     confirm = admin.get(f"/admin/clients/{client_id}/delete")
-    assert confirm.status_code == 200 and "ChatGPT" in confirm.text
+    assert confirm.status_code == 200 and "can do so again" in confirm.text
+    deleted = post_form(
+        admin, f"/admin/clients/{client_id}/delete", {"confirm": "yes"}, page="/admin"
+    )
+    assert deleted.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OAuthClient)) == 0
 
 
 def test_the_document_is_kept_as_long_as_its_headers_say(app, documents, user_browser):
@@ -107,22 +113,26 @@ def test_the_document_is_kept_as_long_as_its_headers_say(app, documents, user_br
     assert fetches(documents) == 1
 
     # no-store: asked again at every authorization request, and a new name is seen at once.
-    chatgpt_document(documents, client_name="ChatGPT (renamed)")
-    documents.replies[CLIENT_PATH].headers["Cache-Control"] = "no-store"
+    path = "/no-store.json"
+    stale = chatgpt_document(documents, path, client_name="ChatGPT A")
+    documents.replies[path].headers["Cache-Control"] = "no-store"
+    assert "Allow ChatGPT A" in user_browser.get("/oauth/authorize", query_string=query(stale)).text
+    chatgpt_document(documents, path, client_name="ChatGPT B")
+    documents.replies[path].headers["Cache-Control"] = "no-store"
+    code = redirect_params(decide(user_browser, query(stale)))["code"]
+    assert fetches(documents, path) == 3  # the consent page, and the Allow that answered it
     with app.app_context():
-        db.session.execute(sa.update(OAuthClient).values(metadata_fresh_until=None))
-        db.session.commit()
-    page = user_browser.get("/oauth/authorize", query_string=query(client_id))
-    assert "Allow ChatGPT (renamed)" in page.text
-    code = redirect_params(decide(user_browser, query(client_id)))["code"]
-    seen = fetches(documents)
+        assert (
+            db.session.scalar(sa.select(OAuthClient.name).where(OAuthClient.client_id == stale))
+            == "ChatGPT B"
+        )
 
-    # The token endpoint takes the client as last fetched, even with the document gone stale
-    # and its host down, so no one is signed out by it.
-    documents.replies[CLIENT_PATH] = Reply(status=503)
+    # The token endpoint takes the client as last fetched, though its document is stale and
+    # its host down, so no one is signed out by it.
+    documents.replies[path] = Reply(status=503)
     tokens = exchange(
         app.test_client(),
-        client_id,
+        stale,
         None,
         code,
         redirect_uri=CONNECTOR,
@@ -130,7 +140,7 @@ def test_the_document_is_kept_as_long_as_its_headers_say(app, documents, user_br
         resource=MCP,
     )
     assert tokens.status_code == 200, tokens.json
-    assert fetches(documents) == seen
+    assert fetches(documents, path) == 3
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from app.models import Consent, OAuthClient, OAuthGrant, utcnow
 from app.oauth.registration import prune_unused_clients
 from app.oauth.resources import mcp_resource
 from tests.browser import log_in, post_form
-from tests.conftest import TEST_PUBLIC_URL
+from tests.conftest import TEST_PUBLIC_URL, build_app
 from tests.factories import make_client, make_user
 from tests.oauth_helpers import (
     authorize_query,
@@ -77,6 +77,11 @@ def test_chatgpt_registers_a_public_client_for_its_connector(app, client):
     assert legacy.status_code == 201, legacy.json
 
 
+def test_a_client_that_asks_for_less_is_told_it_may_refresh(client):
+    response = register(client, grant_types=["authorization_code"])
+    assert response.json["grant_types"] == ["authorization_code", "refresh_token"]
+
+
 def test_it_keeps_only_what_it_uses_and_drops_unknown_scopes(app, client):
     response = register(
         client,
@@ -111,6 +116,16 @@ def test_it_keeps_only_what_it_uses_and_drops_unknown_scopes(app, client):
         ({"grant_types": ["client_credentials"]}, "invalid_client_metadata"),
         ({"response_types": ["token"]}, "invalid_client_metadata"),
         ({"client_uri": "not a url"}, "invalid_client_metadata"),
+        # JSON of the wrong type for a member (RFC 7591 section 2).
+        ({"grant_types": 5}, "invalid_client_metadata"),
+        ({"response_types": "code"}, "invalid_client_metadata"),
+        ({"logo_uri": 5}, "invalid_client_metadata"),
+        ({"client_uri": ["https://x.example"]}, "invalid_client_metadata"),
+        ({"jwks": "x"}, "invalid_client_metadata"),
+        ({"client_name": 5}, "invalid_client_metadata"),
+        ({"scope": ["todos:read"]}, "invalid_client_metadata"),
+        ({"contacts": "a@example.com"}, "invalid_client_metadata"),
+        ({"token_endpoint_auth_method": None}, "invalid_client_metadata"),
     ],
 )
 def test_a_registration_it_cannot_take_is_refused_and_nothing_is_kept(app, client, metadata, error):
@@ -162,6 +177,52 @@ class TestOpen:
             assert response.status_code == 201, response.json
         for uri in ("http://example.com/cb", "https://x.example/cb#frag", "ftp://x.example/cb"):
             assert register(client, redirect_uris=[uri]).json["error"] == "invalid_redirect_uri"
+
+    def test_errors_before_consent_are_not_sent_to_a_strangers_callback(self, app, client):
+        """Else anyone could register a callback and have this server redirect to it."""
+        evil = "https://evil.example/cb"
+        client_id = register(client, redirect_uris=[evil]).json["client_id"]
+        page = client.get(
+            "/oauth/authorize", query_string=authorize_query(client_id, evil, **pkce(scope="x"))
+        )
+        assert page.status_code == 400
+        assert "Location" not in page.headers
+
+    def test_narrowing_the_setting_applies_to_clients_registered_before(
+        self, app, client, user_browser, database_url
+    ):
+        callback = "https://claude.ai/api/mcp/auth_callback"
+        client_id = register(client, redirect_uris=[callback]).json["client_id"]
+        tokens = sign_in_registered(app, client_id, user_browser, redirect_uri=callback).json
+        narrowed = build_app(database_url, CLIENT_REGISTRATION="chatgpt")
+        try:
+            browser = narrowed.test_client()
+            log_in(browser)
+            query = authorize_query(client_id, callback, **pkce(resource=mcp_resource()))
+            page = browser.get("/oauth/authorize", query_string=query)
+            assert page.status_code == 400
+            assert "connector callbacks" in page.text
+            # What it already has goes on working until the user disconnects it.
+            refreshed = narrowed.test_client().post(
+                "/oauth/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": tokens["refresh_token"],
+                    "client_id": client_id,
+                },
+            )
+            assert refreshed.status_code == 200, refreshed.json
+        finally:
+            with narrowed.app_context():
+                db.engine.dispose()
+
+
+def test_errors_before_consent_go_back_to_chatgpts_callback(app, client):
+    client_id = register(client).json["client_id"]
+    response = client.get(
+        "/oauth/authorize", query_string=authorize_query(client_id, CONNECTOR, **pkce(scope="x"))
+    )
+    assert redirect_params(response)["error"] == "invalid_scope"
 
 
 class TestOff:

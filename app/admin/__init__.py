@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from app.accounts import service as accounts
 from app.accounts.session import admin_required, session_user
@@ -145,12 +154,18 @@ def rotate_secret(client_id: str):
 def delete(client_id: str):
     client = _client_or_404(client_id)
     if not _confirmed():
-        return _confirmation(
-            f"Delete {client.name}?",
+        consequence = (
             "Everyone signed in through it is signed out, and the GPT cannot sign anyone in "
-            "again. A new client means new settings in the GPT editor.",
-            "Delete the client",
+            "again. A new client means new settings in the GPT editor."
         )
+        if client.registered_itself:
+            # Deleting ends its sign-ins, not its ability to register (CLIENT_REGISTRATION).
+            consequence = (
+                "Everyone signed in through it is signed out. It registered itself, and can do "
+                "so again at its next sign-in while CLIENT_REGISTRATION allows its callbacks "
+                f"(now: {current_app.config['CLIENT_REGISTRATION']})."
+            )
+        return _confirmation(f"Delete {client.name}?", consequence, "Delete the client")
     service.delete_client(client)
     flash(f"Deleted {client.name}; its sign-ins have ended.")
     return redirect(url_for("admin.index"))

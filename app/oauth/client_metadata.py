@@ -284,6 +284,8 @@ def is_public_address(address: str) -> bool:
             return False
         if ip.teredo is not None and not is_public_address(str(ip.teredo[1])):
             return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return False  # fec0::/10: deprecated, but still private where it is used
     return (
         ip.is_global
         and not ip.is_multicast

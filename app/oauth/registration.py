@@ -30,9 +30,13 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
-from authlib.oauth2.rfc7591 import ClientMetadataClaims, InvalidRedirectURIError
+from authlib.oauth2.rfc7591 import (
+    ClientMetadataClaims,
+    InvalidClientMetadataError,
+    InvalidRedirectURIError,
+)
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint as BaseRegistrationEndpoint
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import attempts
@@ -51,6 +55,10 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 GRANT_TYPES = ["authorization_code", "refresh_token"]
 NEVER_USED_FOR = timedelta(days=1)
 UNUSED_FOR = timedelta(days=30)
+# Self-registered clients no user has allowed yet, at most: past it, registrations and new
+# metadata documents wait until unused ones expire. Many addresses (an IPv6 network) get
+# past the limits per address; this bounds the table whatever they do.
+UNUSED_MAX = 1000
 NAME_MAX = 100
 
 
@@ -127,6 +135,25 @@ class RegistrationClaims(ClientMetadataClaims):
         "scope",
     ]
 
+    # RFC 7591 section 2's JSON type of each member; Authlib's checks assume them.
+    STRINGS = (
+        "token_endpoint_auth_method client_name client_uri logo_uri scope tos_uri policy_uri"
+        " jwks_uri software_id software_version"
+    ).split()
+    STRING_LISTS = ("grant_types", "response_types", "contacts")
+
+    def validate(self, now=None, leeway=0) -> None:
+        for name in self.STRINGS:
+            if name in self and not isinstance(self[name], str):
+                raise InvalidClientMetadataError(f"{name} must be a string.")
+        for name in self.STRING_LISTS:
+            value = self.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidClientMetadataError(f"{name} must be a list of strings.")
+        if "jwks" in self and not isinstance(self["jwks"], dict):
+            raise InvalidClientMetadataError("jwks must be a JSON object.")
+        super().validate(now, leeway)
+
     def validate_redirect_uris(self) -> None:
         self["redirect_uris"] = check_redirect_uris(self.get("redirect_uris"))
         super().validate_redirect_uris()
@@ -136,7 +163,8 @@ class RegistrationClaims(ClientMetadataClaims):
         self["token_endpoint_auth_method"] = "none"
 
     def validate_grant_types(self) -> None:
-        self.setdefault("grant_types", GRANT_TYPES)
+        # A client that asked for less may still refresh: say so, rather than promise less.
+        self["grant_types"] = GRANT_TYPES
 
     def validate_response_types(self) -> None:
         self.setdefault("response_types", ["code"])
@@ -180,7 +208,7 @@ class ClientRegistrationEndpoint(BaseRegistrationEndpoint):
 
     def save_client(self, client_info: dict, client_metadata: dict, request) -> OAuthClient:
         try:
-            attempts.record(attempts.REGISTRATION)
+            make_room(attempts.REGISTRATION)
         except attempts.TooManyAttempts as error:
             raise TooManyRegistrations(error.retry_after, str(error)) from None
         client, _ = create_client(
@@ -190,7 +218,6 @@ class ClientRegistrationEndpoint(BaseRegistrationEndpoint):
             scope=client_metadata["scope"],
             origin=REGISTERED,
         )
-        prune_unused_clients()
         return client
 
     def generate_client_registration_info(self, client: OAuthClient, request) -> dict:
@@ -198,6 +225,30 @@ class ClientRegistrationEndpoint(BaseRegistrationEndpoint):
             "client_id": client.client_id,
             "client_id_issued_at": int(client.created_at.timestamp()),
         }
+
+
+class TooManyUnused(attempts.TooManyAttempts):
+    def __str__(self) -> str:
+        return (
+            "Too many clients have registered themselves and not been used yet; "
+            "please try again tomorrow."
+        )
+
+
+def make_room(action: str) -> None:
+    """Before a client registers itself (`action`, an attempts action): count the attempt
+    against its address, delete unused clients, and refuse if too many are still unused.
+
+    Raises attempts.TooManyAttempts."""
+    attempts.record(action)
+    prune_unused_clients()
+    unused = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OAuthClient)
+        .where(OAuthClient.origin != CREATED, OAuthClient.last_used_at.is_(None))
+    )
+    if unused >= UNUSED_MAX:
+        raise TooManyUnused(int(NEVER_USED_FOR.total_seconds()))
 
 
 def prune_unused_clients() -> int:
@@ -226,6 +277,25 @@ def prune_unused_clients() -> int:
     return deleted
 
 
+def check_still_allowed(client: OAuthClient, redirect_uri: str | None) -> None:
+    """At an authorization request: a client that registered itself may still use its
+    callback only while CLIENT_REGISTRATION allows it, so that narrowing the setting applies
+    to the clients it let in before. Raises InvalidClientError."""
+    if client.registered_itself and not redirect_uri_allowed(redirect_uri or ""):
+        raise InvalidClientError(description=_refused_redirect_uris_message())
+
+
+def trusted_for_errors(client: OAuthClient | None, redirect_uri: str) -> bool:
+    """Whether an authorization request's error may be sent back to its redirect URI before
+    the user has seen the consent page: not to a callback a stranger registered, which would
+    make this server an open redirector (RFC 9700 section 4.11.2); ChatGPT's are trusted."""
+    return (
+        client is not None
+        and not client.registered_itself
+        or CHATGPT_CONNECTOR_CALLBACK_RE.match(redirect_uri) is not None
+    )
+
+
 def metadata_client(url: str) -> OAuthClient | None:
     """The client whose client ID is the URL of its metadata document.
 
@@ -239,14 +309,20 @@ def metadata_client(url: str) -> OAuthClient | None:
     client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == url))
     if registration_mode() == "off" and (client is None or client.origin == METADATA):
         return None
+    authorizing = has_request_context() and request.endpoint == "oauth.authorize"
     if client is not None and (
         client.origin != METADATA
-        or not (has_request_context() and request.endpoint == "oauth.authorize")
+        or not authorizing
         or (client.metadata_fresh_until and client.metadata_fresh_until > utcnow())
+        # Authlib looks the client up more than once per request: one fetch serves them all.
+        or url in g.get("client_metadata_fetched", ())
     ):
         return client
     try:
-        attempts.record(attempts.CLIENT_METADATA)
+        if client is None:
+            make_room(attempts.CLIENT_METADATA)
+        else:
+            attempts.record(attempts.CLIENT_METADATA)
     except attempts.TooManyAttempts as error:
         raise InvalidClientError(description=str(error)) from None
     try:
@@ -279,4 +355,6 @@ def metadata_client(url: str) -> OAuthClient | None:
         # Another worker saw it first, at the same moment: take theirs.
         db.session.rollback()
         client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == url))
+    if has_request_context():
+        g.client_metadata_fetched = {*g.get("client_metadata_fetched", ()), url}
     return client

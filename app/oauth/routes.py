@@ -22,11 +22,10 @@ from app.accounts.session import session_user
 from app.extensions import db, no_csrf, protect_forms
 from app.models import Consent, OAuthClient, utcnow
 from app.models.oauth import CHATGPT_CALLBACK_RE, METADATA
-from app.oauth.client_metadata import is_client_id_url
 from app.oauth.grants import CLIENT_AUTH_METHODS
-from app.oauth.registration import registration_mode
+from app.oauth.registration import check_still_allowed, registration_mode, trusted_for_errors
 from app.oauth.resources import requested_resource
-from app.oauth.server import authorization, issuer, issuer_parameter, query_client
+from app.oauth.server import authorization, issuer, issuer_parameter, known_client
 from app.operations import all_scopes
 from app.ratelimit import (
     TOKEN_ENDPOINT_IP_LIMIT,
@@ -71,12 +70,11 @@ def _rejected_request_page(error: OAuth2Error):
     """The request cannot be answered by redirect: say why, and how the builder fixes it."""
     client_id = request.values.get("client_id", "")
     redirect_uri = request.values.get("redirect_uri", "")
-    # A metadata document client's redirect URIs are its document's to change, not the
-    # operator's; and the page must not fetch the document again.
-    client = None if is_client_id_url(client_id) else query_client(client_id)
+    client = known_client(client_id)
     fix = None
     if (
         client is not None
+        and not client.registered_itself  # its callbacks are its own to change
         and URI_CHARACTERS.match(redirect_uri)
         and redirect_uri
         and not client.check_redirect_uri(redirect_uri)
@@ -102,8 +100,10 @@ def _rejected_request_page(error: OAuth2Error):
 
 def _refused(error: OAuth2Error):
     """An authorization request refused: back to the client once its redirect URI is known,
-    carrying `iss` as every authorization response does (RFC 9207), else a page."""
-    if not error.redirect_uri:
+    and trusted (registration.trusted_for_errors), carrying `iss` as every authorization
+    response does (RFC 9207); else a page."""
+    client = known_client(request.values.get("client_id", ""))
+    if not error.redirect_uri or not trusted_for_errors(client, error.redirect_uri):
         return _rejected_request_page(error)
     response = authorization.handle_error_response(request, error)
     issuer_parameter.add_issuer_parameter(authorization, response)
@@ -118,18 +118,15 @@ def _scope_descriptions(scope: str) -> list[tuple[str, str]]:
 @blp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
     user = session_user()
-    if user is None:
-        # Validate before asking anyone to log in: a bad client or redirect URI is shown now.
-        try:
-            authorization.get_consent_grant(end_user=None)
-        except OAuth2Error as error:
-            return _refused(error)
-        return redirect(url_for("accounts.login", next=request.full_path))
-
     try:
+        # Validated before anyone is asked to log in: a bad client or redirect URI is shown now.
         grant = authorization.get_consent_grant(end_user=user)
+        redirect_uri = grant.request.payload.redirect_uri or grant.client.get_default_redirect_uri()
+        check_still_allowed(grant.client, redirect_uri)
     except OAuth2Error as error:
         return _refused(error)
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.full_path))
 
     client: OAuthClient = grant.client
     scope = client.get_allowed_scope(grant.request.payload.scope)
@@ -147,7 +144,6 @@ def authorize():
     if request.method == "GET":
         if consent is not None and consent.covers(scope):
             return _allowed(user, grant)
-        redirect_uri = grant.request.payload.redirect_uri or client.get_default_redirect_uri()
         return render_template(
             "oauth/consent.html",
             client=client,

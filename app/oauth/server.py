@@ -33,13 +33,18 @@ REFRESH_TOKEN_PREFIX = "tdr_"
 _CLIENT_BY_ID = sa.select(OAuthClient).where(OAuthClient.client_id == sa.bindparam("client_id"))
 
 
-def query_client(client_id: str) -> OAuthClient | None:
+def known_client(client_id: str) -> OAuthClient | None:
+    """The client this server has with that id, without fetching a metadata document."""
     # PostgreSQL refuses NUL in a string parameter, so junk must not reach the query.
     if not client_id or len(client_id) > CLIENT_ID_MAX or not client_id.isprintable():
         return None
-    if is_client_id_url(client_id):
-        return metadata_client(client_id)
     return db.session.scalar(_CLIENT_BY_ID, {"client_id": client_id})
+
+
+def query_client(client_id: str) -> OAuthClient | None:
+    if is_client_id_url(client_id or "") and len(client_id) <= CLIENT_ID_MAX:
+        return metadata_client(client_id)
+    return known_client(client_id)
 
 
 def save_token(token: dict, request) -> None:

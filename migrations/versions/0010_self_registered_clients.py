@@ -52,6 +52,25 @@ def upgrade():
         batch_op.create_unique_constraint(
             'uq_oauth_consents_user_id', ['user_id', 'client_pk', 'resource']
         )
+    # A consent from before covered every resource the client's sign-ins were for. Each live
+    # MCP sign-in gets a consent of its own, so the account page lists it and its Disconnect
+    # ends it; and a consent that only MCP sign-ins came of is no consent to the REST API.
+    op.execute(
+        "INSERT INTO oauth_consents (user_id, client_pk, scope, resource, created_at, updated_at)"
+        " SELECT DISTINCT c.user_id, c.client_pk, c.scope, g.resource, c.created_at, c.updated_at"
+        " FROM oauth_consents AS c JOIN oauth_grants AS g"
+        " ON g.user_id = c.user_id AND g.client_pk = c.client_pk"
+        " WHERE c.resource = '' AND g.resource IS NOT NULL AND g.revoked_at IS NULL"
+    )
+    op.execute(
+        "DELETE FROM oauth_consents WHERE resource = ''"
+        " AND EXISTS (SELECT 1 FROM oauth_consents AS other"
+        " WHERE other.user_id = oauth_consents.user_id"
+        " AND other.client_pk = oauth_consents.client_pk AND other.resource <> '')"
+        " AND NOT EXISTS (SELECT 1 FROM oauth_grants AS g"
+        " WHERE g.user_id = oauth_consents.user_id AND g.client_pk = oauth_consents.client_pk"
+        " AND g.resource IS NULL)"
+    )
 
 
 def downgrade():
