@@ -16,14 +16,12 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import OAuthClient
 from tests.browser import log_in, post_form
-from tests.conftest import TEST_PUBLIC_URL
 from tests.factories import make_user
 from tests.metadata_server import MetadataServer, Reply
-from tests.oauth_helpers import authorize_query, decide, exchange, redirect_params
-from tests.test_oauth_registration import CONNECTOR, VERIFIER, pkce
+from tests.oauth_helpers import authorize_query, decide, redirect_params
+from tests.test_oauth_registration import CONNECTOR, MCP, exchange_for_mcp, pkce
 
 CLIENT_PATH = "/oauth/app/client.json"
-MCP = f"{TEST_PUBLIC_URL}/mcp"
 
 
 @pytest.fixture
@@ -68,15 +66,7 @@ def test_a_client_known_by_its_document_signs_in(app, documents, user_browser):
     assert "sent back to <strong>chatgpt.com</strong>" in page.text
 
     code = redirect_params(decide(user_browser, query(client_id)))["code"]
-    tokens = exchange(
-        app.test_client(),
-        client_id,
-        None,
-        code,
-        redirect_uri=CONNECTOR,
-        code_verifier=VERIFIER,
-        resource=MCP,
-    )
+    tokens = exchange_for_mcp(app, client_id, code)
     assert tokens.status_code == 200, tokens.json
     with app.app_context():
         client = db.session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
@@ -130,15 +120,7 @@ def test_the_document_is_kept_as_long_as_its_headers_say(app, documents, user_br
     # The token endpoint takes the client as last fetched, though its document is stale and
     # its host down, so no one is signed out by it.
     documents.replies[path] = Reply(status=503)
-    tokens = exchange(
-        app.test_client(),
-        stale,
-        None,
-        code,
-        redirect_uri=CONNECTOR,
-        code_verifier=VERIFIER,
-        resource=MCP,
-    )
+    tokens = exchange_for_mcp(app, stale, code)
     assert tokens.status_code == 200, tokens.json
     assert fetches(documents, path) == 3
 

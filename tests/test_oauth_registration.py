@@ -15,7 +15,6 @@ from app.accounts.attempts import REGISTRATION_ADDRESS_LIMIT
 from app.extensions import db
 from app.models import Consent, OAuthClient, OAuthGrant, utcnow
 from app.oauth.registration import prune_unused_clients
-from app.oauth.resources import mcp_resource
 from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL, build_app
 from tests.factories import make_client, make_user
@@ -29,6 +28,7 @@ from tests.oauth_helpers import (
 )
 
 CONNECTOR = "https://chatgpt.com/connector/oauth/c_5f3a9d1e"
+MCP = f"{TEST_PUBLIC_URL}/mcp"
 LEGACY_CONNECTOR = "https://chatgpt.com/connector_platform_oauth_redirect"
 VERIFIER = "kq2Jd8-registration-test-verifier-with-enough-entropy-0123456789"
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
@@ -198,7 +198,7 @@ class TestOpen:
         try:
             browser = narrowed.test_client()
             log_in(browser)
-            query = authorize_query(client_id, callback, **pkce(resource=mcp_resource()))
+            query = authorize_query(client_id, callback, **pkce(resource=MCP))
             page = browser.get("/oauth/authorize", query_string=query)
             assert page.status_code == 400
             assert "connector callbacks" in page.text
@@ -263,9 +263,8 @@ def test_registrations_are_limited_per_address(app, client):
     assert other.status_code == 201, other.json
 
 
-def sign_in_registered(app, client_id: str, user_browser, redirect_uri=CONNECTOR):
-    query = authorize_query(client_id, redirect_uri, **pkce(resource=mcp_resource()))
-    code = redirect_params(decide(user_browser, query))["code"]
+def exchange_for_mcp(app, client_id: str, code: str, redirect_uri: str = CONNECTOR):
+    """A public client's code exchange: no secret, the PKCE verifier, the MCP endpoint."""
     return exchange(
         app.test_client(),
         client_id,
@@ -273,8 +272,14 @@ def sign_in_registered(app, client_id: str, user_browser, redirect_uri=CONNECTOR
         code,
         redirect_uri=redirect_uri,
         code_verifier=VERIFIER,
-        resource=mcp_resource(),
+        resource=MCP,
     )
+
+
+def sign_in_registered(app, client_id: str, user_browser, redirect_uri=CONNECTOR):
+    query = authorize_query(client_id, redirect_uri, **pkce(resource=MCP))
+    code = redirect_params(decide(user_browser, query))["code"]
+    return exchange_for_mcp(app, client_id, code, redirect_uri)
 
 
 def test_a_registered_client_signs_in_with_pkce_and_uses_mcp(app, client, user_browser):
@@ -284,7 +289,7 @@ def test_a_registered_client_signs_in_with_pkce_and_uses_mcp(app, client, user_b
     plain = user_browser.get("/oauth/authorize", query_string=authorize_query(client_id, CONNECTOR))
     assert redirect_params(plain)["error"] == "invalid_request"
 
-    query = authorize_query(client_id, CONNECTOR, **pkce(resource=mcp_resource()))
+    query = authorize_query(client_id, CONNECTOR, **pkce(resource=MCP))
     page = user_browser.get("/oauth/authorize", query_string=query).text
     assert "Allow ChatGPT to use your TODO list?" in page
     assert "the name the app gave itself" in page
@@ -326,7 +331,7 @@ def test_consent_is_per_resource(app, client, user_browser):
     assert token_works(app, rest["access_token"])
 
     # The MCP endpoint asks again.
-    mcp_query = authorize_query(client_id, CONNECTOR, **pkce(resource=mcp_resource()))
+    mcp_query = authorize_query(client_id, CONNECTOR, **pkce(resource=MCP))
     assert user_browser.get("/oauth/authorize", query_string=mcp_query).status_code == 200
     mcp = sign_in_registered(app, client_id, user_browser).json
     # Now both are remembered: a second MCP sign-in goes straight back.
@@ -341,7 +346,7 @@ def test_consent_is_per_resource(app, client, user_browser):
     disconnected = post_form(
         user_browser,
         f"/account/apps/{pk}/disconnect",
-        {"resource": mcp_resource()},
+        {"resource": MCP},
         page="/account",
     )
     assert disconnected.status_code == 302
