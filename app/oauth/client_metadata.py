@@ -392,7 +392,7 @@ def _validate(url: str, document: dict[str, Any], fresh_until: datetime) -> Clie
         raise ClientMetadataError("The client metadata document's scope is not a string.")
     return ClientMetadata(
         client_id=url,
-        client_name=_client_name(document.get("client_name"), urlsplit(url).hostname or ""),
+        client_name=clean_client_name(document.get("client_name"), urlsplit(url).hostname or ""),
         redirect_uris=_redirect_uris(document.get("redirect_uris")),
         scope=scope,
         client_uri=_client_uri(document.get("client_uri")),
@@ -470,7 +470,8 @@ def _is_redirect_uri(value: str) -> bool:
     return scheme == "https" or (scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
-def _client_name(value: object, fallback: str) -> str:
+def clean_client_name(value: object, fallback: str) -> str:
+    """A client's name for the consent page: its own words, made safe to show."""
     if value is None:
         return fallback
     if not isinstance(value, str):

@@ -16,9 +16,14 @@ Who may register is decided by the redirect URIs, per CLIENT_REGISTRATION:
 - `off`: neither kind; clients are created by an admin (`clients create`).
 
 Registrations and document fetches are counted per address in the database
-(app/accounts/attempts.py). A self-registered client that no user has allowed within a day, or
-that has had no live sign-in for 30 days, is deleted whenever another client registers, and by
-`flask --app app clients prune`; ChatGPT registers again when it next needs to.
+(app/accounts/attempts.py), and at most UNUSED_MAX clients no user has allowed yet are kept. A
+self-registered client that no user has allowed within a day, or that has had no live sign-in
+for 30 days, is deleted whenever another client registers or a new metadata document is first
+fetched, and by `flask --app app clients prune`.
+
+Errors of an authorization request go back to a self-registered callback only if it is
+ChatGPT's (trusted_for_errors), and narrowing CLIENT_REGISTRATION applies to the clients it let
+in before (check_still_allowed).
 """
 
 from __future__ import annotations
@@ -43,7 +48,11 @@ from app.accounts import attempts
 from app.extensions import db
 from app.models import OAuthClient, OAuthGrant, utcnow
 from app.models.oauth import CREATED, METADATA, REGISTERED
-from app.oauth.client_metadata import ClientMetadataError, fetch_client_metadata
+from app.oauth.client_metadata import (
+    ClientMetadataError,
+    clean_client_name,
+    fetch_client_metadata,
+)
 from app.oauth.clients import ClientError, check_redirect_uri, create_client
 from app.operations import all_scopes
 
@@ -51,7 +60,6 @@ CHATGPT_CONNECTOR_CALLBACK_RE = re.compile(
     r"^https://chatgpt\.com/(?:connector/oauth/[A-Za-z0-9_-]{1,128}"
     r"|connector_platform_oauth_redirect)\Z"
 )
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 GRANT_TYPES = ["authorization_code", "refresh_token"]
 NEVER_USED_FOR = timedelta(days=1)
 UNUSED_FOR = timedelta(days=30)
@@ -59,7 +67,6 @@ UNUSED_FOR = timedelta(days=30)
 # metadata documents wait until unused ones expire. Many addresses (an IPv6 network) get
 # past the limits per address; this bounds the table whatever they do.
 UNUSED_MAX = 1000
-NAME_MAX = 100
 
 
 def registration_mode() -> str:
@@ -103,14 +110,6 @@ def check_redirect_uris(uris: object) -> list[str]:
     if len(uris) > 20 or not all(redirect_uri_allowed(uri) for uri in uris):
         raise InvalidRedirectURIError(_refused_redirect_uris_message())
     return uris
-
-
-def display_name(value: object, redirect_uris: list[str]) -> str:
-    """The name a client gave itself, fit for a page; its first callback's host if it gave
-    none."""
-    name = value if isinstance(value, str) else ""
-    name = " ".join("".join(c if c.isprintable() else " " for c in name).split())[:NAME_MAX]
-    return name or urlsplit(redirect_uris[0]).hostname or "Unnamed client"
 
 
 def granted_scope(value: object) -> str:
@@ -170,7 +169,9 @@ class RegistrationClaims(ClientMetadataClaims):
         self.setdefault("response_types", ["code"])
 
     def validate_client_name(self) -> None:
-        self["client_name"] = display_name(self.get("client_name"), self["redirect_uris"])
+        # Without a name, its first callback's host is the next best thing to show.
+        fallback = urlsplit(self["redirect_uris"][0]).hostname or "Unnamed client"
+        self["client_name"] = clean_client_name(self.get("client_name"), fallback)
 
     def validate_scope(self) -> None:
         self["scope"] = granted_scope(self.get("scope"))
@@ -337,7 +338,7 @@ def metadata_client(url: str) -> OAuthClient | None:
     if not all(redirect_uri_allowed(uri) for uri in redirect_uris):
         raise InvalidClientError(description=_refused_redirect_uris_message())
     values = {
-        "name": display_name(document.client_name, redirect_uris),
+        "name": document.client_name,
         "redirect_uris": redirect_uris,
         "gpt_ids": [],
         "scope": granted_scope(document.scope),
