@@ -223,7 +223,7 @@ def database_failure(error: OperationalError | ProgrammingError) -> bool:
     """Log a failed statement as its operator needs it, never with the statement or its
     parameters (digests among them); True when the call can be tried again (the database
     cannot be reached, stayed locked past its timeout, or is not migrated), False for a bug,
-    whose traceback is logged. The API's handler and the MCP tools both answer by it."""
+    whose traceback is logged."""
     reason = str(error.orig).strip().splitlines()[0][:200] if error.orig else ""
     if is_schema_error(error):
         missing = _unapplied_migrations()
@@ -241,37 +241,45 @@ def database_failure(error: OperationalError | ProgrammingError) -> bool:
     return True
 
 
+def failed_statement(error: SQLAlchemyError) -> tuple[int, str | None]:
+    """Roll back after a statement failed, log it (never with the statement or its
+    parameters), and say how to answer: an HTTP status, with the message for a 409 or 400.
+    The API's handlers and the MCP tools both answer by it.
+
+    - 409: it conflicts with a row that exists.
+    - 400: a value the database cannot hold (a number out of its range, text it cannot read
+      as the column's type) came from the request past its validation: the request's fault,
+      and nothing was written.
+    - 503: the database refused or dropped the connection, stayed locked past its timeout or
+      is not migrated: the call can be tried again, which a 500 would not say.
+    - 500: a bug, logged with its traceback.
+    """
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; the pool has already discarded it
+    if isinstance(error, IntegrityError):
+        log.warning("integrity error: %s", error.orig.__class__.__name__)
+        return 409, "The request conflicts with data that already exists."
+    if isinstance(error, DataError):
+        log.warning("value refused by the database: %s", error.orig.__class__.__name__)
+        return 400, "A value in the request is out of range."
+    if not isinstance(error, (OperationalError, ProgrammingError)):
+        log.error("unhandled error", exc_info=error)
+        return 500, None
+    return (503, None) if database_failure(error) else (500, None)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
-    def integrity_error(error: IntegrityError) -> Any:
-        db.session.rollback()
-        log.warning("integrity error: %s", error.orig.__class__.__name__)
-        return error_response(
-            http_error(409, "The request conflicts with data that already exists.")
-        )
-
     @app.errorhandler(DataError)
-    def value_refused(error: DataError) -> Any:
-        # A value the database cannot hold (a number out of its range, text it cannot read as
-        # the column's type) came from the request past its validation: the request's fault,
-        # not the server's, and nothing was written.
-        db.session.rollback()
-        log.warning("value refused by the database: %s", error.orig.__class__.__name__)
-        return error_response(http_error(400, "A value in the request is out of range."))
-
     @app.errorhandler(OperationalError)
     @app.errorhandler(ProgrammingError)
-    def database_unavailable(error: OperationalError | ProgrammingError) -> Any:
-        # The database refused or dropped the connection, stayed locked past the busy
-        # timeout or was not migrated: the request can be tried again, which a 500 would not
-        # say.
-        try:
-            db.session.rollback()
-        except SQLAlchemyError:
-            pass  # the connection is gone; the pool has already discarded it
-        if database_failure(error):
+    def statement_failed(error: SQLAlchemyError) -> Any:
+        status, message = failed_statement(error)
+        if status == 503:
             return _retry_later()
-        return error_response(http_error(500, _DEFAULT_MESSAGES[500]))
+        return error_response(http_error(status, message or _DEFAULT_MESSAGES[status]))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> Any:

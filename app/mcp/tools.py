@@ -27,16 +27,9 @@ import jsonschema
 import marshmallow as ma
 from flask import Flask
 from mcp import types
-from sqlalchemy.exc import (
-    DataError,
-    IntegrityError,
-    OperationalError,
-    ProgrammingError,
-    SQLAlchemyError,
-)
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import database_failure
-from app.extensions import db
+from app.errors import failed_statement
 from app.mcp.auth import Caller, challenge
 from app.operations import Operation, OperationError, all_operations, limited_data_chars
 from app.spec import app_spec
@@ -187,22 +180,11 @@ def call(tool: OperationTool, caller: Caller, arguments: Mapping[str, Any]) -> t
 
 
 def _database_error(error: SQLAlchemyError) -> types.CallToolResult:
-    # As the API's error handlers (app/errors.py) answer them: what the caller can act on, and
-    # in the log the error's kind and first line, never the statement or its parameters.
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        pass  # the connection is gone; the pool has already discarded it
-    if isinstance(error, IntegrityError):
-        return _error("The request conflicts with data that already exists.")
-    if isinstance(error, DataError):
-        return _error("A value in the request is out of range.")
-    if not isinstance(error, (OperationalError, ProgrammingError)):
-        # Neither an outage nor a statement the database refused: a bug, as the API's 500.
-        log.error("unhandled error", exc_info=error)
-    elif database_failure(error):
+    # As the API answers it (app/errors.py), in a tool error's words.
+    status, message = failed_statement(error)
+    if status == 503:
         return _error("The database is unavailable; nothing was changed. Try again shortly.")
-    return _error("The server could not complete this call; nothing was changed.")
+    return _error(message or "The server could not complete this call; nothing was changed.")
 
 
 def _describe(messages: Any) -> str:
