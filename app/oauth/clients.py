@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE, CREATED, GPT_ID_RE, METADATA, REGISTERED
+from app.oauth.client_metadata import LOOPBACK_HOSTS
 from app.operations import all_scopes
 from app.secrets_util import digest, new_secret
 
@@ -24,7 +25,7 @@ def check_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.fragment:
         raise ClientError(f"A redirect URI must not have a fragment: {uri}")
-    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    local = parts.hostname in LOOPBACK_HOSTS
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise ClientError(f"A redirect URI must be https (http only for localhost): {uri}")
     if not parts.hostname:
