@@ -1,6 +1,8 @@
-"""todo-action: a TODO API for ChatGPT GPT Actions, with its own OAuth 2 provider and API keys.
+"""todo-action: a TODO API for ChatGPT, as GPT actions and as an MCP app, with its own OAuth 2
+provider and API keys.
 
-`create_app` reads as the table of contents of the application.
+`create_app` reads as the table of contents of the application; docs/architecture.md draws
+its layers.
 """
 
 from __future__ import annotations
@@ -41,10 +43,6 @@ def configure_app(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"] == database_uri(None):
         # The default SQLite file lives in instance/, which a fresh clone does not have.
         Path(app.instance_path).mkdir(exist_ok=True)
-    from app.json_body import JSONProvider, Request
-
-    app.json = JSONProvider(app)
-    app.request_class = Request
     # privacy.html lives at the repository root, where operators look for it.
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(str(REPO_ROOT))])
     hops = app.config["TRUSTED_PROXY_HOPS"]
@@ -53,37 +51,42 @@ def configure_app(app: Flask) -> None:
         # Links and redirects come from SERVER_NAME and the routes; a forwarded host or
         # X-Forwarded-Prefix that a client set would otherwise reach every url_for.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    from app import request_id, security_headers
-    from app.accounts.session import CookieSessionInterface
+    from app import json_body, request_id, security_headers
+    from app.login_session import CookieSessionInterface
 
     request_id.init_app(app)
+    json_body.init_app(app)
     security_headers.init_app(app)
     app.session_interface = CookieSessionInterface()
 
 
 def register_extensions(app: Flask) -> None:
+    from app import ratelimit
     from app.errors import Api
     from app.extensions import csrf, db, init_db, migrate
+    from app.json_schema import OPENAPI_VERSION
     from app.oauth import server as oauth_server
-    from app.ratelimit import limiter
+    from app.spec import API_TITLE, API_VERSION
 
     init_db(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     csrf.init_app(app)
     oauth_server.init_app(app)
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     # One Api per app: it holds the app's spec, and tests build many apps in one process.
-    app.extensions["todo_action_api"] = Api(app)
+    # app/web serves the spec, made into an action spec by app/spec; flask-smorest's own copy
+    # is not served.
+    spec = {"title": API_TITLE, "version": API_VERSION, "openapi_version": OPENAPI_VERSION}
+    app.extensions["todo_action_api"] = Api(app, spec_kwargs=spec)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import accounts, admin, mcp, oauth, web
-    from app.resources import RESOURCES
+    from app import accounts, admin, mcp, oauth, resources, rest, web
 
     api = app.extensions["todo_action_api"]
-    # Action resources: each becomes a tag and its operations in the published spec.
-    for resource in RESOURCES:
-        api.register_blueprint(resource.blueprint)
+    # The REST API: each resource becomes a tag and its operations in the published spec.
+    for resource in resources.RESOURCES:
+        api.register_blueprint(rest.blueprint(resource))
     # Pages and protocol endpoints: kept out of the spec.
     for module in (web, accounts, oauth, mcp, admin):
         app.register_blueprint(module.blp)

@@ -17,8 +17,8 @@ from flask.cli import AppGroup as FlaskAppGroup
 from flask.cli import ScriptInfo
 
 from app.config import SetupError
-from app.database import migration_heads
 from app.extensions import db
+from app.platform.database import migration_heads
 
 UPGRADE_COMMAND = "flask --app app db upgrade"
 

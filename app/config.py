@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 
 import click
 
-from app.database import engine_options
-
 APP_ENVS = ("production", "development", "testing")
 AUTH_MODES = ("oauth", "apikey", "none")
 API_KEY_AUTH_TYPES = ("bearer", "basic", "custom")
@@ -42,9 +40,6 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 DEV_SECRET_KEY = "not-a-secret-development-only"
-# About an hour, set explicitly: Authlib's default for the code grant is ten days.
-ACCESS_TOKEN_LIFETIME = 3600
-
 # A session's last page load is written at most once a minute (app/accounts/session.py), so
 # it may end up to a minute early: shorter idle times would be mostly that error.
 SESSION_IDLE_MINUTES_MIN = 5
@@ -272,8 +267,8 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "SERVER_NAME": urlsplit(url).netloc,
         "PREFERRED_URL_SCHEME": urlsplit(url).scheme,
         "SQLALCHEMY_DATABASE_URI": db_uri,
+        # SQLALCHEMY_ENGINE_OPTIONS follow from it (app/extensions.py).
         "DATABASE_TIMEOUT": database_timeout,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_uri, database_timeout),
         "ACTION_AUTH": _choice("ACTION_AUTH", get("ACTION_AUTH") or "", AUTH_MODES),
         "API_KEY_AUTH_TYPE": _choice(
             "API_KEY_AUTH_TYPE", get("API_KEY_AUTH_TYPE") or "", API_KEY_AUTH_TYPES
@@ -307,31 +302,6 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         # the session lasts rather than a fixed time.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_HEADERS_ENABLED": True,
-        **_library_settings(),
-    }
-
-
-def _library_settings() -> dict[str, Any]:
-    """Fixed settings of flask-smorest and Authlib, which no environment variable changes."""
-    from app.operations import all_scopes
-    from app.spec import API_TITLE, API_VERSION
-
-    return {
-        # The spec flask-smorest generates. app/web serves it, made into an action spec by
-        # app/spec, with Swagger UI at /docs; flask-smorest's own copy is not served.
-        "API_TITLE": API_TITLE,
-        "API_VERSION": API_VERSION,
-        "OPENAPI_VERSION": "3.1.0",
-        "OPENAPI_URL_PREFIX": None,
-        # The OAuth server.
-        "OAUTH2_SCOPES_SUPPORTED": list(all_scopes()),
-        "OAUTH2_TOKEN_EXPIRES_IN": {
-            "authorization_code": ACCESS_TOKEN_LIFETIME,
-            "refresh_token": ACCESS_TOKEN_LIFETIME,
-        },
-        "OAUTH2_ACCESS_TOKEN_GENERATOR": "app.oauth.server.new_access_token",
-        "OAUTH2_REFRESH_TOKEN_GENERATOR": "app.oauth.server.new_refresh_token",
     }
 
 

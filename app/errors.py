@@ -8,8 +8,10 @@ its form:
   which OAuth clients (ChatGPT included) parse. Authlib answers those itself; only the
   errors raised around it (a rate limit, a database outage) come here.
 
-Errors that are not HTTP errors (a conflicting write, a database that does not answer) are
-turned into their HTTP error first, with a Retry-After where trying again helps.
+Errors that are not HTTP errors are turned into their HTTP error first: a refusal of the runner
+(app/refusals.py) with its challenge or Retry-After, and a failed statement by
+`failed_statement` (a conflicting write, a database that does not answer or has no connection
+free), with a Retry-After where trying again helps.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from sqlalchemy.exc import (
     ProgrammingError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from app.database import is_schema_error, unapplied_migrations
 from app.extensions import db
+from app.platform.database import is_schema_error, unapplied_migrations
+from app.refusals import Conflict, Failed, Invalid, Refusal, Unavailable, Unsure
 
 log = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER = 5  # seconds
@@ -87,6 +91,11 @@ _DEFAULT_MESSAGES = {
     500: "The server hit an error; nothing was changed.",
     503: "The database is unavailable; nothing was changed. Try again shortly.",
 }
+BUSY = "The service is busy; nothing was changed. Try again shortly."
+UNSURE = (
+    "The connection to the database was lost while saving, so the change may have been saved. "
+    "Look before trying again."
+)
 # The same for a person reading a page: (title, message).
 _PAGE_MESSAGES = {
     403: ("Not allowed", "Your account may not open this page."),
@@ -101,12 +110,26 @@ _OAUTH_ENDPOINTS = ("oauth.issue_token", "oauth.revoke_token")
 _OAUTH_ERRORS = {429: "slow_down", 503: "temporarily_unavailable"}
 
 
-def http_error(code: int, message: str, headers: dict[str, str] | None = None) -> HTTPException:
-    """The HTTP error of `code`, carrying a message and headers as flask-smorest's `abort`
-    would."""
+def http_error(
+    code: int, message: str, headers: dict[str, str] | None = None, errors: list | None = None
+) -> HTTPException:
+    """The HTTP error of `code`, carrying a message, headers and the inputs at fault as
+    flask-smorest's `abort` would."""
     error = default_exceptions[code]()
     error.data = {"message": message, "headers": headers or {}}
+    if errors:
+        error.data["errors"] = errors
     return error
+
+
+def refusal_error(refusal: Refusal) -> HTTPException:
+    """A refusal of the runner as its HTTP error."""
+    headers = {}
+    if refusal.challenge:
+        headers["WWW-Authenticate"] = refusal.challenge
+    if refusal.retry_after:
+        headers["Retry-After"] = str(refusal.retry_after)
+    return http_error(refusal.status, refusal.message, headers, refusal.errors)
 
 
 def error_response(error: HTTPException):
@@ -205,12 +228,6 @@ def wants_page() -> bool:
     return False
 
 
-def _retry_later():
-    return error_response(
-        http_error(503, _DEFAULT_MESSAGES[503], {"Retry-After": str(DATABASE_RETRY_AFTER)})
-    )
-
-
 def _unapplied_migrations() -> str | None:
     try:
         with db.engine.connect() as connection:
@@ -241,18 +258,21 @@ def database_failure(error: OperationalError | ProgrammingError) -> bool:
     return True
 
 
-def failed_statement(error: SQLAlchemyError) -> tuple[int, str | None]:
+def failed_statement(error: SQLAlchemyError, *, committing: bool = False) -> Refusal:
     """Roll back after a statement failed, log it (never with the statement or its
-    parameters), and say how to answer: an HTTP status, with the message for a 409 or 400.
-    The API's handlers and the MCP tools both answer by it.
+    parameters), and say how to answer. The runner and the app's error handlers answer by it.
 
-    - 409: it conflicts with a row that exists.
-    - 400: a value the database cannot hold (a number out of its range, text it cannot read
-      as the column's type) came from the request past its validation: the request's fault,
-      and nothing was written.
-    - 503: the database refused or dropped the connection, stayed locked past its timeout or
-      is not migrated: the call can be tried again, which a 500 would not say.
-    - 500: a bug, logged with its traceback.
+    - Conflict (409): it conflicts with a row that exists.
+    - Invalid (400): a value the database cannot hold (a number out of its range, text it
+      cannot read as the column's type) came from the request past its validation: the
+      request's fault, and nothing was written.
+    - Unavailable (503): no pooled connection came free in time, or the database refused or
+      dropped the connection, stayed locked past its timeout or is not migrated: the call can
+      be tried again, which a 500 would not say.
+    - Failed (500): a bug, logged with its traceback.
+
+    While `committing`, a lost connection leaves the outcome unknown: the database may have
+    committed before it went. That is said (Unsure), never "nothing was changed".
     """
     try:
         db.session.rollback()
@@ -260,26 +280,40 @@ def failed_statement(error: SQLAlchemyError) -> tuple[int, str | None]:
         pass  # the connection is gone; the pool has already discarded it
     if isinstance(error, IntegrityError):
         log.warning("integrity error: %s", error.orig.__class__.__name__)
-        return 409, "The request conflicts with data that already exists."
+        return Conflict("The request conflicts with data that already exists.")
     if isinstance(error, DataError):
         log.warning("value refused by the database: %s", error.orig.__class__.__name__)
-        return 400, "A value in the request is out of range."
+        return Invalid("A value in the request is out of range.")
+    if committing:
+        log.error("commit failed, outcome unknown: %s", _reason(error))
+        return Unsure(UNSURE, retry_after=DATABASE_RETRY_AFTER)
+    if isinstance(error, PoolTimeout):
+        # Every connection of this worker's pool stayed busy for the whole DATABASE_TIMEOUT.
+        log.error("database busy: no pooled connection came free in time")
+        return Unavailable(BUSY, retry_after=DATABASE_RETRY_AFTER)
+    if isinstance(error, (OperationalError, ProgrammingError)) and database_failure(error):
+        return Unavailable(_DEFAULT_MESSAGES[503], retry_after=DATABASE_RETRY_AFTER)
     if not isinstance(error, (OperationalError, ProgrammingError)):
         log.error("unhandled error", exc_info=error)
-        return 500, None
-    return (503, None) if database_failure(error) else (500, None)
+    return Failed(_DEFAULT_MESSAGES[500])
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    orig = getattr(error, "orig", None)
+    if orig is None:
+        return type(error).__name__
+    first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}"
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(IntegrityError)
-    @app.errorhandler(DataError)
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(ProgrammingError)
+    @app.errorhandler(Refusal)
+    def refused(refusal: Refusal) -> Any:
+        return error_response(refusal_error(refusal))
+
+    @app.errorhandler(SQLAlchemyError)
     def statement_failed(error: SQLAlchemyError) -> Any:
-        status, message = failed_statement(error)
-        if status == 503:
-            return _retry_later()
-        return error_response(http_error(status, message or _DEFAULT_MESSAGES[status]))
+        return error_response(refusal_error(failed_statement(error)))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError) -> Any:
@@ -301,7 +335,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def internal_error(error: InternalServerError) -> Any:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the connection is gone; the answer is the 500 all the same
         original = getattr(error, "original_exception", None)
         if original is not None:
             log.error("unhandled error", exc_info=original)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -11,19 +12,42 @@ from flask import Blueprint, Flask, current_app, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from app.database import bound_round_trips
 from app.models.base import Base
+from app.platform.database import engine_options
+from app.platform.watchdog import bound_round_trips
 
-# A failed statement's parameters are what a request sent (search text, titles) or digests of
-# credentials: they stay out of error messages and so out of every log line.
-db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
+log = logging.getLogger(__name__)
+
+db = SQLAlchemy(
+    model_class=Base,
+    # A failed statement's parameters are what a request sent (search text, titles) or digests
+    # of credentials: they stay out of error messages and so out of every log line.
+    engine_options={"hide_parameters": True},
+    # What was committed stays loaded: an answer built after a commit reads the objects as they
+    # were written, and never needs the database again to do so.
+    session_options={"expire_on_commit": False},
+)
 
 
 def init_db(app: Flask) -> None:
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["DATABASE_TIMEOUT"]
+    )
     db.init_app(app)
+
+    @app.teardown_request
+    def _end_session(error: BaseException | None) -> None:
+        # Before Flask-SQLAlchemy's own teardown, which would let a failure escape: by now the
+        # answer is decided, and a rollback that meets a dropped connection cannot change it.
+        try:
+            db.session.remove()
+        except SQLAlchemyError as failed:
+            log.warning("could not end the request's database session: %s", type(failed).__name__)
+
     with app.app_context():
         engine = db.engine
     timeout = app.config["DATABASE_TIMEOUT"]

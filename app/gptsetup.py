@@ -18,7 +18,7 @@ from app.cli import AppCommand
 from app.config import privacy_placeholder_warning
 from app.models import OAuthClient
 from app.models.oauth import CREATED
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.shell import flask_command
 from app.spec import app_spec
 

@@ -1,9 +1,12 @@
-"""JSON request bodies: one reader for the whole app, and a 400 in the API's envelope for any
-body it cannot take.
+"""Request bodies: read whole before any work, and JSON read one way, with a 400 in the API's
+envelope for any body it cannot take.
 
-Flask's `request.get_json` reads with the app's JSON provider; the API's arguments are read
-through it too (webargs' own reader calls `json.loads` directly), so a body is refused the same
-way wherever it arrives. Besides broken JSON, the reader refuses what Python's `json` would
+A body is read to its end before a request's work starts (`read_first`), so a client that sends
+it slowly holds a server thread while it does, never a database connection or transaction.
+
+Flask's `request.get_json` reads with the app's JSON provider, and every JSON body is read
+through it (the REST API's arguments, the MCP endpoint's messages), so a body is refused the
+same way wherever it arrives. Besides broken JSON, the reader refuses what Python's `json` would
 otherwise take or fail on deep inside: NaN and Infinity (not JSON), numbers too large to hold
 (a float that overflows to infinity; an integer past Python's digit limit for conversion,
 4,300 by default, which `json.loads` reports as a ValueError that is not a decode error).
@@ -14,10 +17,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import marshmallow as ma
+from flask import Flask, request
 from flask import Request as FlaskRequest
 from flask.json.provider import DefaultJSONProvider
-from webargs.flaskparser import FlaskParser
 
 from app.errors import http_error
 
@@ -66,15 +68,12 @@ class Request(FlaskRequest):
         raise http_error(400, str(e) if isinstance(e, NumberRefused) else NOT_JSON)
 
 
-class ArgumentsParser(FlaskParser):
-    """webargs' Flask parser, reading JSON bodies with `request.get_json`, and refusing query
-    arguments the operation does not declare, as JSON bodies refuse unknown fields: the spec
-    lists every argument, and a misspelt one would otherwise be ignored without a word."""
+def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
+    app.request_class = Request
 
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
-
-    def load_json(self, req: FlaskRequest, schema: ma.Schema) -> Any:
-        # No body, or not JSON, is "nothing given", as webargs' own reader answers.
-        if not req.is_json or not req.get_data(cache=True):
-            return ma.missing
-        return req.get_json()
+    @app.before_request
+    def read_first() -> None:
+        # MAX_CONTENT_LENGTH bounds it: a larger body is a 413 before anything else happens.
+        if request.content_length or "Transfer-Encoding" in request.headers:
+            request.get_data(cache=True)

@@ -1,47 +1,125 @@
-"""Rate limits (Flask-Limiter): memory storage by default, Redis when REDIS_URL is set.
+"""Rate limits, counted with the `limits` library: in each worker's memory, or in Redis
+(REDIS_URL) where every worker and instance shares one count.
 
 ChatGPT calls from a few shared egress addresses, so nothing on the API or the token endpoint is
-limited per IP alone: the API is limited per credential (API_RATE_LIMIT, one budget shared by
-all operations; in API-key mode one key serves every user of a GPT, hence the generous
-default; see app.auth.protected) and the token endpoint per client_id. Log-in and sign-up are
-limited in the database instead (app/accounts/attempts.py). Answers carry Flask-Limiter's
-X-RateLimit-* headers, and a refused call its Retry-After (app/errors.py words the 429).
+limited per IP alone:
+
+- the API is limited per credential (API_RATE_LIMIT): one allowance for all its operations, on
+  both transports (app/operations.py spends it for each request). In API-key mode one key
+  serves every user of a GPT, hence the generous default; a caller without credentials is
+  counted by address;
+- the token endpoint per client_id (TOKEN_RATE_LIMIT), and loosely per address.
+
+Log-in and sign-up are limited in the database instead (app/attempts.py). If the storage cannot
+be reached (Redis down), requests are let through and the failure is logged: the limits protect
+the service, and refusing every call would take it down instead.
 """
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from flask import current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
-limiter = Limiter(key_func=get_remote_address)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Flask, current_app, request
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 # Loose: every ChatGPT user's sign-in and refresh arrives from a few shared addresses.
 TOKEN_ENDPOINT_IP_LIMIT = "3000 per minute"
-# What the token endpoint's limit is given while it is off: exempt_when skips it before it
-# counts anything.
-_UNUSED = "1 per second"
 
 
-def api_limit() -> str:
-    # Only consulted while the limit is on (app.auth.protected).
-    return current_app.config["API_RATE_LIMIT"]
+@dataclass(frozen=True)
+class Allowance:
+    """What is left of a limit after a request was counted."""
+
+    limit: int
+    remaining: int
+    reset: int  # Unix time when the window starts anew
 
 
-def api_limit_off() -> bool:
-    return current_app.config["API_RATE_LIMIT"] is None
+class LimitExceeded(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
-def token_limit() -> str:
-    return current_app.config["TOKEN_RATE_LIMIT"] or _UNUSED
+class RateLimits:
+    """One app's limits and their counts."""
+
+    def __init__(self, config) -> None:
+        self.storage = storage_from_string(config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True)
+        self.counter = FixedWindowRateLimiter(self.storage)
+        self.api = _items(config["API_RATE_LIMIT"])
+        self.token = _items(config["TOKEN_RATE_LIMIT"])
+        self.token_ip = _items(TOKEN_ENDPOINT_IP_LIMIT) if self.token else []
+
+    def spend(self, items: list[RateLimitItem], *key: str) -> Allowance | None:
+        """Count one request against each of `items` for `key`: what is left of the tightest,
+        or None when there is no limit or its storage cannot be reached. LimitExceeded when an
+        allowance is used up."""
+        left: list[Allowance] = []
+        waits: list[int] = []
+        try:
+            for item in items:
+                allowed = self.counter.hit(item, *key)
+                reset, remaining = self.counter.get_window_stats(item, *key)
+                left.append(Allowance(item.amount, remaining, math.ceil(reset)))
+                if not allowed:
+                    waits.append(max(1, math.ceil(reset - time.time())))
+        except StorageError as error:
+            log.error("rate limit storage unavailable, request not counted: %s", error)
+            return None
+        if waits:
+            raise LimitExceeded(max(waits))
+        return min(left, key=lambda allowance: allowance.remaining, default=None)
 
 
-def token_limit_off() -> bool:
-    return current_app.config["TOKEN_RATE_LIMIT"] is None
+def _items(limit: str | None) -> list[RateLimitItem]:
+    # A setting may hold several limits ("10 per second; 600 per minute"); each counts.
+    return [] if limit is None else parse_many(limit)
 
 
-def token_client_key() -> str:
+def init_app(app: Flask) -> None:
+    app.extensions["todo_action_limits"] = RateLimits(app.config)
+
+
+def limits() -> RateLimits:
+    return current_app.extensions["todo_action_limits"]
+
+
+def spend_api(key: str) -> Allowance | None:
+    """Count a call of the API (either transport) against the allowance of `key`."""
+    return limits().spend(limits().api, "api", key)
+
+
+def token_endpoint_limited(view: Callable) -> Callable:
+    """Limit the token endpoint per OAuth client and per address (429 with Retry-After)."""
+
+    @wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        counts = limits()
+        try:
+            counts.spend(counts.token, "token", _token_client_key())
+            counts.spend(counts.token_ip, "token-ip", request.remote_addr or "")
+        except LimitExceeded as exceeded:
+            raise TooManyRequests(retry_after=exceeded.retry_after) from None
+        return view(*args, **kwargs)
+
+    return limited
+
+
+def _token_client_key() -> str:
     client_id, _ = extract_basic_authorization(request.headers)
     client_id = client_id or request.form.get("client_id") or ""
-    return f"client:{client_id[:64]}" if client_id else f"ip:{get_remote_address()}"
+    return f"client:{client_id[:64]}" if client_id else f"ip:{request.remote_addr}"

@@ -28,9 +28,9 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
 from app import create_app
+from app.audience import mcp_resource
 from app.extensions import db
-from app.models import User
-from app.oauth.resources import mcp_resource
+from app.models import DEMO_USER_EMAIL, User, utcnow
 from tests.browser import log_in
 from tests.factories import make_client, make_key, make_token, make_user
 
@@ -92,6 +92,27 @@ def _empty_postgres(app: Flask) -> None:
         db.session.remove()
         with db.engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            restore_installation_data(conn)
+
+
+def restore_installation_data(conn: sa.Connection) -> None:
+    """What migrations put in an empty database (the demo user, 0011), put back after the
+    tables were emptied."""
+    users = sa.table(
+        "users",
+        sa.column("email"),
+        sa.column("is_demo"),
+        sa.column("is_admin"),
+        sa.column("created_at"),
+    )
+    conn.execute(
+        users.insert().values(
+            email=DEMO_USER_EMAIL,
+            is_demo=True,
+            is_admin=False,
+            created_at=utcnow().replace(tzinfo=None),
+        )
+    )
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ from functools import cache
 from flask import current_app
 
 from app.accounts.passwords import hash_password
-from app.config import ACCESS_TOKEN_LIFETIME
 from app.extensions import db
 from app.keys.service import create_key
 from app.models import AccessToken, OAuthGrant, User, utcnow
 from app.oauth.clients import create_client
-from app.oauth.server import ACCESS_TOKEN_PREFIX
-from app.operations import all_scopes
+from app.oauth.server import ACCESS_TOKEN_LIFETIME, ACCESS_TOKEN_PREFIX
+from app.resources import all_scopes
 from app.secrets_util import digest, new_secret
 from app.todos.models import Todo
 

@@ -19,7 +19,7 @@ from app.models import (
     User,
     UserSession,
 )
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.todos.models import Todo
 from tests.browser import browser, log_in, post_form
 from tests.factories import PASSWORD, make_key, make_todo, make_user

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import ApiKey, User, utcnow
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.todos.models import Todo
 from tests.browser import log_in, post_form
 from tests.factories import make_key, make_todo, make_user

@@ -25,8 +25,8 @@ from app.oauth.client_metadata import (
     check_client_id_url,
     fetch_client_metadata,
     is_client_id_url,
-    is_public_address,
 )
+from app.platform.safe_fetch import is_public_address
 from tests.metadata_server import JSON, NOW, MetadataServer, Reply, good_document
 
 # What an OAuth error_description may hold (RFC 6749 section 5.2).
@@ -179,9 +179,14 @@ def test_public_addresses_are_told_apart(address: str, public: bool) -> None:
     assert is_public_address(address) is public
 
 
-def test_a_host_that_does_not_resolve_is_refused() -> None:
+def test_a_host_that_does_not_resolve_is_refused_as_a_private_one_is() -> None:
+    # An outsider must not learn which internal names exist by telling the two apart.
     url = "https://client-metadata.invalid/client.json"
-    assert "does not resolve" in refusal(lambda: fetch_client_metadata(url, timeout=3), url)
+    unresolved = refusal(lambda: fetch_client_metadata(url, timeout=3), url)
+    private_url = "https://10.0.0.1/client.json"
+    private = refusal(lambda: fetch_client_metadata(private_url, timeout=3), private_url)
+    assert unresolved == private
+    assert "not a public internet address" in unresolved
 
 
 def test_trust_is_for_the_listed_origin_only(server: MetadataServer) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OAuthClient
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.secrets_util import digest
 from tests.browser import browser, csrf_token, log_in
 from tests.factories import make_user

@@ -10,7 +10,7 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
 from app.oauth.clients import ClientError, add_redirect, create_client, find_client
-from app.operations import all_scopes
+from app.resources import all_scopes
 from tests.browser import browser
 from tests.conftest import TEST_PUBLIC_URL
 from tests.factories import GPT_ID, make_client

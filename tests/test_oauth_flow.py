@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from app.extensions import db
 from app.models import OAuthClient
-from app.operations import all_scopes
+from app.resources import all_scopes
 from tests.browser import browser, csrf_token, log_in
 from tests.factories import PASSWORD, make_client, make_user
 from tests.oauth_helpers import (

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.accounts.attempts import REGISTRATION_ADDRESS_LIMIT
+from app.attempts import REGISTRATION_ADDRESS_LIMIT
 from app.extensions import db
 from app.models import Consent, OAuthClient, OAuthGrant, utcnow
 from app.oauth.registration import prune_unused_clients

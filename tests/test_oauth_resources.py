@@ -11,10 +11,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import AuthorizationServerMetadata as IssuerMetadata
 
-from app.auth import find_api_key
+from app.audience import canonical_resource, mcp_resource
+from app.credentials import find_api_key
 from app.extensions import db
 from app.models import AccessToken
-from app.oauth.resources import canonical_resource, mcp_resource, token_resource
+from app.oauth.resources import token_resource
 from app.secrets_util import digest
 from tests.browser import log_in
 from tests.conftest import TEST_PUBLIC_URL

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from app.auth import demo_user
+from app.credentials import demo_user
 from app.extensions import db
 from app.models import (
     AccessToken,

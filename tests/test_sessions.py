@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from app.accounts import service
-from app.accounts.attempts import LOGIN_ACCOUNT_LIMIT
+from app.attempts import LOGIN_ACCOUNT_LIMIT
 from app.extensions import db
 from app.models import User, UserSession, utcnow
 from tests.browser import browser, csrf_token, log_in, post_form

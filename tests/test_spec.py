@@ -11,7 +11,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate as validate_openapi
 
-from app.operations import all_operations, all_scopes
+from app.resources import all_operations, all_scopes
 from app.spec.cli import CANONICAL_SETTINGS
 from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
 

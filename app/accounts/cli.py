@@ -8,6 +8,7 @@ import click
 
 from app.accounts import service
 from app.cli import AppGroup
+from app.users import UnknownUser, get_user
 
 users_cli = AppGroup("users", help="Create and list accounts, reset passwords, and make admins.")
 
@@ -56,9 +57,9 @@ def set_password(email: str, password_stdin: bool) -> None:
     """Give EMAIL a new password (asked for twice) and end all its log-ins to the pages."""
     try:
         # Looked up before asking, so a typo in EMAIL does not cost a password prompt.
-        user = service.get_user(email)
+        user = get_user(email)
         password = service.check_password(_read_password(password_stdin), email=user.email)
-    except service.AccountError as exc:
+    except (UnknownUser, service.AccountError) as exc:
         raise click.ClickException(str(exc)) from None
     ended = service.set_password(user, password)
     click.echo(f"Changed the password of {user.email}; ended {ended} log-in(s) to its pages")
@@ -70,8 +71,8 @@ def set_password(email: str, password_stdin: bool) -> None:
 def set_admin(email: str, revoke: bool) -> None:
     """Make EMAIL an admin (or, with --revoke, no longer one)."""
     try:
-        user = service.get_user(email)
-    except service.AccountError as exc:
+        user = get_user(email)
+    except UnknownUser as exc:
         raise click.ClickException(str(exc)) from None
     service.set_admin(user, not revoke)
     click.echo(f"{user.email} is {'no longer' if revoke else 'now'} an admin")

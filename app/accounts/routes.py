@@ -1,7 +1,7 @@
 """Sign-up, log-in, log-out and the account page: API keys, connected apps, export, deletion.
 
 Every POST here carries a CSRF token (protect_forms); log-in and sign-up attempts are limited
-(app/accounts/attempts.py).
+(app/attempts.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.accounts import attempts, service
+from app import attempts
+from app.accounts import service
 from app.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm
-from app.accounts.session import (
+from app.extensions import db, protect_forms
+from app.keys import service as keys
+from app.keys.forms import CreateKeyForm
+from app.login_session import (
     current_session,
     login_required,
     login_user,
@@ -31,9 +35,6 @@ from app.accounts.session import (
     safe_next,
     session_user,
 )
-from app.extensions import db, protect_forms
-from app.keys import service as keys
-from app.keys.forms import CreateKeyForm
 from app.models import ID_MAX, utcnow
 from app.security_headers import NO_STORE
 

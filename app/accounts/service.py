@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from app import resources as registry
 from app.accounts.passwords import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -27,7 +28,7 @@ from app.extensions import db
 from app.keys.service import describe_key
 from app.models import ApiKey, AuthorizationCode, Consent, OAuthGrant, User, UserSession, utcnow
 from app.oauth.grants import revoke_grant
-from app.operations import registered
+from app.users import find_user
 
 EMAIL_MAX = 254
 # Deliberately loose: the only real check of an address is mail reaching it.
@@ -85,20 +86,6 @@ def check_password(password: str, email: str | None = None) -> str:
             "Your password must not be your email address or the part before the @; choose another."
         )
     return password
-
-
-def find_user(email: str) -> User | None:
-    email = (email or "").strip().lower()
-    if not email:
-        return None
-    return db.session.scalar(sa.select(User).where(User.email == email, User.is_demo.is_(False)))
-
-
-def get_user(email: str) -> User:
-    user = find_user(email)
-    if user is None:
-        raise AccountError(f"No account with email {email.strip().lower()}")
-    return user
 
 
 def list_users() -> list[User]:
@@ -248,7 +235,7 @@ def export_data(user: User) -> dict[str, Any]:
             "created_at": _when(user.created_at),
             "is_admin": user.is_admin,
         },
-        **{resource.name: resource.export(user) for resource in registered()},
+        **{resource.name: resource.export(user) for resource in registry.RESOURCES},
         "api_keys": [describe_key(key) for key in keys],
         "connected_apps": [
             {

@@ -17,14 +17,15 @@ from flask import (
 )
 
 from app.accounts import service as accounts
-from app.accounts.session import admin_required, session_user
 from app.errors import error_response
 from app.extensions import protect_forms
 from app.gptsetup import guide
+from app.login_session import admin_required, session_user
 from app.models.oauth import CREATED
 from app.oauth import clients as service
 from app.security_headers import NO_STORE
 from app.shell import flask_command
+from app.users import UnknownUser, get_user
 
 blp = Blueprint("admin", __name__)
 protect_forms(blp)
@@ -177,8 +178,8 @@ def reset_password():
     """Ask once more, then give the account a random password, shown once, and end every
     log-in of it: for a person who forgot theirs, or whose account someone else may be in."""
     try:
-        user = accounts.get_user(request.form.get("email", ""))
-    except accounts.AccountError as error:
+        user = get_user(request.form.get("email", ""))
+    except UnknownUser as error:
         flash(str(error), "error")
         return render_template("admin/index.html", clients=service.list_clients()), 400
     if request.form.get("confirm") != "yes":

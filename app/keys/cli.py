@@ -6,11 +6,11 @@ import json
 
 import click
 
-from app.accounts import service as accounts
 from app.cli import AppGroup
 from app.keys import service
 from app.keys.service import describe_key
-from app.operations import all_scopes
+from app.resources import all_scopes
+from app.users import UnknownUser, get_user
 
 keys_cli = AppGroup("keys", help="Create, list and revoke per-user API keys.")
 
@@ -38,9 +38,9 @@ def create(
 ) -> None:
     """Create an API key for the account EMAIL and print it (the only time it is shown)."""
     try:
-        user = accounts.get_user(email)
+        user = get_user(email)
         key, raw = service.create_key(user, name, scopes or list(all_scopes()), expires_in)
-    except (accounts.AccountError, service.ApiKeyError) as exc:
+    except (UnknownUser, service.ApiKeyError) as exc:
         raise _fail(exc) from None
     info = describe_key(key)
     if as_json:
@@ -69,8 +69,8 @@ def create(
 def list_keys(email: str | None) -> None:
     """List API keys, of one account or of all: id, prefix, owner, name, scopes, status."""
     try:
-        user = accounts.get_user(email) if email else None
-    except accounts.AccountError as exc:
+        user = get_user(email) if email else None
+    except UnknownUser as exc:
         raise _fail(exc) from None
     keys = service.list_keys(user)
     if not keys:

@@ -7,7 +7,7 @@ from wtforms import Field, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.keys.service import MAX_EXPIRY_DAYS, NAME_MAX
-from app.operations import all_scopes
+from app.resources import all_scopes
 
 
 class ScopesField(Field):

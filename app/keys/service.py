@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import API_KEY_PREFIX, ID_MAX, ApiKey, User, utcnow
 from app.models.apikey import VISIBLE_PREFIX_LENGTH
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.secrets_util import digest, new_secret
 
 NAME_MAX = 100

@@ -2,9 +2,11 @@
 
 ChatGPT connects apps to remote MCP servers; this serves the same operations, accounts, tokens
 and data as the GPT action, as MCP tools (app/mcp/tools.py) through the official SDK
-(app/mcp/server.py). The view is the front door: it gets the app's request id, security
-headers, error envelope and per-credential rate limit like any API call, checks Origin and the
-credential (app/mcp/auth.py), and only then hands the request to the SDK.
+(app/mcp/server.py). It is the second adapter over the runner (app/operations.py), beside the
+REST API (app/rest.py): the view gets the app's request id, security headers and error
+envelope like any API call, checks Origin, admits the caller (its credential for the MCP
+audience, app/credentials.py, and its rate limit), and only then hands the request to the SDK,
+whose tool handler hands each call to the runner.
 """
 
 from app.mcp.routes import blp

@@ -1,73 +1,66 @@
-"""The official MCP SDK's server, run inside the WSGI app.
+"""The official MCP SDK's server, called for each request of the /mcp view.
 
-The SDK is an ASGI application. a2wsgi's ASGIMiddleware runs it on an event loop of its own
-(one thread per worker process, shared by every app the process builds) and gives it to the
-Flask view of /mcp as a WSGI app, so MCP is served by the same gunicorn workers, worker
-timeout and access log as the REST API, and REST requests never touch the SDK. The SDK is
-stateless and answers JSON: any worker answers any request, and no call holds a stream open.
-
-Tools do their database work in threads of their own, each inside an app context, at most
-POOL_SIZE at once per worker: as many as the worker's connection pool holds, so a tool never
-waits on the pool for a connection another tool holds, and MCP opens no more connections than
-the REST API does (app/database.py). The view hands over no connection of its own (it closes
-its session before the SDK runs).
+The SDK's low-level `Server` is made once per app, with the tools of the declarations
+(app/mcp/tools.py). Each request is answered by a stateless session manager of the SDK, the
+way its Streamable HTTP transport answers when mounted in an ASGI server, but called from the
+Flask view on an event loop of the request's own thread (app/platform/asgi.py): the tool runs
+the operation in that thread, with the request's app context and database session, as the
+REST API's view does. It answers JSON, never a stream, so any worker answers any request and
+no call holds a connection open.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import threading
+from importlib.metadata import version
 from typing import Any
 
-import anyio
-from a2wsgi import ASGIMiddleware
-from flask import Flask
+from flask import Flask, Request, Response, current_app, g
 from mcp import types
 from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 
-from app.database import POOL_SIZE
-from app.extensions import db
 from app.mcp import tools as tools_module
-from app.mcp.auth import CALLER_KEY, Caller
-from app.oauth.resources import MCP_PATH
+from app.platform import asgi
 
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_tool_threads: anyio.CapacityLimiter | None = None
+NAME = "todo-action"
+CALLER = "mcp_caller"  # the key in flask.g where the view leaves the caller for the tools
 
 
-def wsgi_app(app: Flask) -> ASGIMiddleware:
-    """This app's MCP endpoint as a WSGI app, made on first use."""
-    mcp = app.extensions.get("todo_action_mcp")
-    if mcp is None:
-        with _loop_lock:
-            mcp = app.extensions.get("todo_action_mcp")
-            if mcp is None:
-                mcp = app.extensions["todo_action_mcp"] = _build(app)
-    return mcp
+def serve(request: Request) -> Response:
+    """The SDK's answer to this request to /mcp, for the caller in g."""
+    server = _server(current_app)
+
+    def manager() -> asgi.ASGIApp:
+        sessions = StreamableHTTPSessionManager(
+            app=server,
+            json_response=True,
+            stateless=True,
+            # The view checks Origin first, with the API's error envelope; the Host is whatever
+            # the PaaS router forwards, as for every other route of the app.
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            max_request_body_size=current_app.config["MAX_CONTENT_LENGTH"],
+        )
+
+        async def app(scope, receive, send) -> None:
+            async with sessions.run():
+                await sessions.handle_request(scope, receive, send)
+
+        return app
+
+    return asgi.call(manager, request)
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
-    # Made in the worker that serves, never in gunicorn's master (a thread does not survive a
-    # fork). Called with _loop_lock held.
-    global _loop, _tool_threads
-    if _loop is None:
-        loop = asyncio.new_event_loop()
-        threading.Thread(target=loop.run_forever, name="mcp-loop", daemon=True).start()
-
-        async def make_limiter() -> anyio.CapacityLimiter:
-            return anyio.CapacityLimiter(POOL_SIZE)
-
-        _tool_threads = asyncio.run_coroutine_threadsafe(make_limiter(), loop).result()
-        _loop = loop
-    return _loop
+def _server(app: Flask) -> Server:
+    server = app.extensions.get("todo_action_mcp")
+    if server is None:
+        server = app.extensions["todo_action_mcp"] = _build(app)
+    return server
 
 
-def _build(app: Flask) -> ASGIMiddleware:
-    tools = tools_module.build_tools(app)
+def _build(app: Flask) -> Server:
+    tools = tools_module.build_tools(app.config["ACTION_AUTH"])
     listing = types.ListToolsResult(tools=[t.tool for t in tools.values()])
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
@@ -77,47 +70,12 @@ def _build(app: Flask) -> ASGIMiddleware:
         tool = tools.get(params.name)
         if tool is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        caller = ctx.request.scope["wsgi_environ"][CALLER_KEY]
-        work = functools.partial(_call_in_app, app, tool, caller, params.arguments or {})
-        return await anyio.to_thread.run_sync(work, limiter=_tool_threads)
+        # Runs here, in the request's thread: this event loop serves this request alone.
+        return tools_module.call(tool, g.get(CALLER), params.arguments or {})
 
-    server = Server(
-        "todo-action",
+    return Server(
+        NAME,
+        version=version("todo-action"),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
-    asgi = server.streamable_http_app(
-        streamable_http_path=MCP_PATH,
-        stateless_http=True,
-        json_response=True,
-        # A body sent without Content-Length is only measured as it is read.
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        # The view checks Origin first, with the API's error envelope; the Host is whatever
-        # the PaaS router forwards, as for every other route of the app.
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    loop = _event_loop()
-    started = threading.Event()
-
-    async def run_session_manager() -> None:
-        # The SDK's request handling runs inside its session manager's task group, which an
-        # ASGI server would start with the app's lifespan; a2wsgi does not send lifespan events.
-        async with server.session_manager.run():
-            started.set()
-            await anyio.sleep_forever()
-
-    running = asyncio.run_coroutine_threadsafe(run_session_manager(), loop)
-    if not started.wait(timeout=10):
-        running.cancel()
-        raise RuntimeError("the MCP session manager did not start")
-    return ASGIMiddleware(asgi, loop=loop)
-
-
-def _call_in_app(
-    app: Flask, tool: tools_module.OperationTool, caller: Caller, arguments: dict
-) -> types.CallToolResult:
-    with app.app_context():
-        # The view's session has been closed; the user is attached to this thread's session
-        # as it was loaded there, without another query.
-        user = db.session.merge(caller.user, load=False)
-        return tools_module.call(tool, Caller(user, caller.scopes), arguments)

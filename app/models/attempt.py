@@ -9,7 +9,7 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 
 class AuthAttempt(Base):
-    """A failed log-in or a sign-up, kept for an hour to limit guessing (app/accounts/attempts)."""
+    """A failed log-in or a sign-up, kept for an hour to limit guessing (app/attempts.py)."""
 
     __tablename__ = "auth_attempts"
     __table_args__ = (

@@ -7,20 +7,10 @@ learn the client's name and redirect URIs. This module checks such a URL, fetche
 validates it and says until when it may be cached. It knows nothing of the database or of
 Flask: the OAuth server decides what to do with the result.
 
-The URL is chosen by whoever starts a sign-in, so the fetch is a request forgery risk. The rules:
-- https only, the certificate verified for the URL's host name with the system trust store
-  (ssl.create_default_context, which honours SSL_CERT_FILE);
-- the host is resolved once, and every address it resolves to must be public; the connection
-  then goes to one of those checked addresses, sending the name for SNI and in Host, so a second
-  lookup answering differently (DNS rebinding) cannot redirect it. An origin listed in
-  `trusted_origins` skips the public-address check, for documents on an internal host;
-- no redirects, no status but 200, at most MAX_DOCUMENT_BYTES, JSON only;
-- one deadline for all of it. getaddrinfo cannot be interrupted and a server can keep a
-  connection busy by dripping bytes under any per-read timeout, so the whole fetch runs in a
-  daemon thread the caller stops waiting for at the deadline; the thread itself gives up between
-  reads once the deadline is past and its socket timeouts end any wait for silence.
-urllib3's connection pools read no proxy settings from the environment (HTTPS_PROXY), so the
-connection always goes straight to the checked address.
+The URL is chosen by whoever starts a sign-in, so it is fetched by app/platform/safe_fetch.py:
+public addresses only (unless its origin is trusted), pinned to the address checked, https with
+the certificate checked, no redirects, no status but 200, at most MAX_DOCUMENT_BYTES, within one
+deadline. The document must be served as JSON.
 
 A document is accepted only for a public client: no secret can be shared through a public
 document, so the client authenticates with `none` and PKCE. Its freshness comes from the HTTP
@@ -34,25 +24,19 @@ and in an OAuth error_description.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
-import ssl
-import threading
-import time
 import unicodedata
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError
-from urllib3.exceptions import SSLError as TLSError
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header, parse_date, parse_options_header
+
+from app.platform import safe_fetch
 
 MAX_DOCUMENT_BYTES = 64 * 1024  # the MCP spec suggests 5 KB, but claude.ai's document is larger
 FETCH_TIMEOUT = 5.0  # seconds, the whole fetch: DNS, connect, TLS, headers, body
@@ -69,12 +53,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_SEGMENTS = {".", "..", "%2e", "%2e%2e", ".%2e", "%2e."}
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit gives hostname
 SHARED_SECRET_METHODS = {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
-# RFC 6052's well-known NAT64 prefix carries an IPv4 address in its last 32 bits; ipaddress does
-# not unwrap it as it does IPv4-mapped and 6to4 addresses.
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _USER_AGENT = "todo-action (OAuth client metadata)"
-
-T = TypeVar("T")
 
 
 class ClientMetadataError(Exception):
@@ -129,12 +108,8 @@ def check_client_id_url(url: str) -> str:
 def url_origin(url: str) -> str:
     """`https://host[:port]` of an https URL: host in lower case, port 443 left out, as
     `trusted_origins` entries are compared."""
-    parts = _split(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port not in (None, 443) else "")
+    _split(url)
+    return safe_fetch.origin(url)
 
 
 def fetch_client_metadata(
@@ -148,10 +123,16 @@ def fetch_client_metadata(
     `now` (UTC-aware, default the current time) is when the document counts as fetched."""
     check_client_id_url(url)
     trusted = {_trusted_origin(origin) for origin in trusted_origins}
-    deadline = time.monotonic() + timeout
-    headers, body = _before_deadline(
-        deadline, lambda: _fetch(url, url_origin(url) in trusted, deadline)
-    )
+    try:
+        headers, body = safe_fetch.fetch(
+            url,
+            trusted=url_origin(url) in trusted,
+            timeout=timeout,
+            max_bytes=MAX_DOCUMENT_BYTES,
+            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+        )
+    except safe_fetch.FetchRefused as refused:
+        raise ClientMetadataError(_refusal(refused)) from None
     fetched_at = now if now is not None else datetime.now(UTC)
     return _validate(url, _parse_json(headers, body), fetched_at + freshness(headers, fetched_at))
 
@@ -200,161 +181,29 @@ def _split(url: str) -> SplitResult:
     return parts
 
 
-def _before_deadline(deadline: float, work: Callable[[], T]) -> T:
-    """work()'s result, run in a daemon thread that is abandoned at the deadline."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = work()
-        except BaseException as error:  # handed to the waiting thread, which raises it
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="client-metadata-fetch", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        raise ClientMetadataError(_too_slow())
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
-
-
-def _fetch(url: str, trusted: bool, deadline: float) -> tuple[Mapping[str, str], bytes]:
-    """The response's headers and body; headers are looked up case-insensitively."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or 443
-    addresses = _resolve(host, port)
-    if not trusted and not all(is_public_address(address) for address in addresses):
-        raise ClientMetadataError("The client_id URL's host is not a public internet address.")
-    context = ssl.create_default_context()
-    for number, address in enumerate(addresses, start=1):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ClientMetadataError(_too_slow())
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=urllib3.Timeout(connect=remaining, read=remaining),
-            retries=False,
-            maxsize=1,
-            ssl_context=context,
-            server_hostname=host,
-        )
-        try:
-            return _request(pool, parts, deadline)
-        except ConnectTimeoutError:
-            if number == len(addresses):
-                raise ClientMetadataError(
-                    "The client metadata document's server could not be reached."
-                ) from None
-        except TLSError:
-            raise ClientMetadataError(
-                "The client metadata document's server has no valid TLS certificate for its host."
-            ) from None
-        except (HTTPError, OSError):
-            raise ClientMetadataError(
-                "The client metadata document could not be fetched."
-            ) from None
-        finally:
-            pool.close()
-    raise AssertionError("getaddrinfo returns at least one address")
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise ClientMetadataError("The client_id URL's host name does not resolve.") from None
-    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
-
-
-def is_public_address(address: str) -> bool:
-    """Whether an IP address (as getaddrinfo gives it) is one on the public internet. An IPv4
-    address carried in IPv6 (IPv4-mapped, NAT64, 6to4, Teredo) is judged by that IPv4 address."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped
-        if embedded is None and ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return is_public_address(str(embedded))
-        if ip.sixtofour is not None and not is_public_address(str(ip.sixtofour)):
-            return False
-        if ip.teredo is not None and not is_public_address(str(ip.teredo[1])):
-            return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return False  # fec0::/10: deprecated, but still private where it is used
-    return (
-        ip.is_global
-        and not ip.is_multicast
-        and not ip.is_reserved
-        and not ip.is_unspecified
-        and not ip.is_loopback
-        and not ip.is_link_local
-    )
-
-
-def _request(
-    pool: urllib3.HTTPSConnectionPool, parts: SplitResult, deadline: float
-) -> tuple[Mapping[str, str], bytes]:
-    response = pool.urlopen(
-        "GET",
-        parts.path,
-        headers={
-            "Host": parts.netloc,
-            "Accept": "application/json",
-            # Compressed bodies could be a bomb of any size once decoded.
-            "Accept-Encoding": "identity",
-            "User-Agent": _USER_AGENT,
-        },
-        redirect=False,
-        retries=False,
-        preload_content=False,
-        decode_content=False,
-    )
-    try:
-        if 300 <= response.status < 400:
-            raise ClientMetadataError(
-                "The client metadata document URL redirects; redirects are not followed."
-            )
-        if response.status != 200:
-            raise ClientMetadataError(
-                f"The client metadata document URL answered with status {response.status}, not 200."
-            )
-        headers = urllib3.HTTPHeaderDict(response.headers)
-        if response.headers.get("Content-Encoding", "identity").lower() != "identity":
-            raise ClientMetadataError("The client metadata document must not be compressed.")
-        length = response.headers.get("Content-Length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_DOCUMENT_BYTES):
-            raise ClientMetadataError(_too_large())
-        return headers, _read_body(response, deadline)
-    finally:
-        response.close()
-
-
-def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
-    body = bytearray()
-    while True:
-        if time.monotonic() > deadline:
-            raise ClientMetadataError(_too_slow())
-        # read1 returns what one read of the socket gives, so the deadline is checked between
-        # the drips of a slow server; read() would wait for all it asked for.
-        data = response.read1(MAX_DOCUMENT_BYTES + 1 - len(body))
-        if not data:
-            return bytes(body)
-        body += data
-        if len(body) > MAX_DOCUMENT_BYTES:
-            raise ClientMetadataError(_too_large())
-
-
-def _too_slow() -> str:
-    return "The client metadata document took too long to fetch."
-
-
-def _too_large() -> str:
-    return f"The client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes."
+def _refusal(refused: safe_fetch.FetchRefused) -> str:
+    return {
+        # One sentence for both, so that nobody learns which names resolve inside.
+        safe_fetch.NOT_PUBLIC: (
+            "The client_id URL's host is not a public internet address, or does not resolve."
+        ),
+        safe_fetch.UNREACHABLE: "The client metadata document's server could not be reached.",
+        safe_fetch.TLS: (
+            "The client metadata document's server has no valid TLS certificate for its host."
+        ),
+        safe_fetch.FAILED: "The client metadata document could not be fetched.",
+        safe_fetch.REDIRECT: (
+            "The client metadata document URL redirects; redirects are not followed."
+        ),
+        safe_fetch.STATUS: (
+            f"The client metadata document URL answered with status {refused.status}, not 200."
+        ),
+        safe_fetch.COMPRESSED: "The client metadata document must not be compressed.",
+        safe_fetch.TOO_LARGE: (
+            f"The client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes."
+        ),
+        safe_fetch.TOO_SLOW: "The client metadata document took too long to fetch.",
+    }[refused.reason]
 
 
 def _parse_json(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:

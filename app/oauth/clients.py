@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import AuthorizationCode, OAuthClient
 from app.models.oauth import CHATGPT_CALLBACK_RE, CREATED, GPT_ID_RE, METADATA, REGISTERED
 from app.oauth.client_metadata import LOOPBACK_HOSTS
-from app.operations import all_scopes
+from app.resources import all_scopes
 from app.secrets_util import digest, new_secret
 
 CLIENT_ID_PREFIX = "tdc_"

@@ -44,7 +44,7 @@ from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint as BaseRegistratio
 from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import attempts
+from app import attempts
 from app.extensions import db
 from app.models import OAuthClient, OAuthGrant, utcnow
 from app.models.oauth import CREATED, METADATA, REGISTERED
@@ -54,7 +54,7 @@ from app.oauth.client_metadata import (
     fetch_client_metadata,
 )
 from app.oauth.clients import ClientError, check_redirect_uri, create_client
-from app.operations import all_scopes
+from app.resources import all_scopes
 
 CHATGPT_CONNECTOR_CALLBACK_RE = re.compile(
     r"^https://chatgpt\.com/(?:connector/oauth/[A-Za-z0-9_-]{1,128}"

@@ -1,26 +1,17 @@
-"""Resource indicators (RFC 8707): which of this server's resources a sign-in is for.
+"""Resource indicators (RFC 8707) at the authorization server: which of this server's
+resources (app/audience.py) a sign-in is for.
 
 A client names the resource it wants a token for with `resource` on the authorization request
 and again on the token request. The resource is bound to the code, then to the grant the code
-is exchanged for, and every token of the grant is for it alone: the MCP endpoint takes only
-tokens bound to it, and the REST API (app/auth.py) only tokens bound to no resource, which is
-what a GPT action's sign-in gets, as it sends none.
-
-Resources are compared in canonical form: scheme and host in lower case, the scheme's default
-port dropped, no trailing slash. The query is not part of it: ChatGPT may append one to the
-resource it sends, and this server tells its resources apart by path alone. A fragment is
-refused (RFC 8707 section 2). An empty `resource` counts as none, as an empty `scope` does.
+is exchanged for, and every token of the grant is for it alone. A fragment is refused (RFC 8707
+section 2). An empty `resource` counts as none, as an empty `scope` does.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from authlib.oauth2 import OAuth2Error
-from flask import current_app
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-MCP_PATH = "/mcp"
+from app.audience import canonical_resource, known_resources
 
 
 class InvalidTargetError(OAuth2Error):
@@ -28,34 +19,6 @@ class InvalidTargetError(OAuth2Error):
 
     error = "invalid_target"
     status_code = 400
-
-
-def canonical_resource(value: str) -> str | None:
-    """`value` in the form resources are compared in; None if it is no absolute http(s) URI
-    without a fragment or user name."""
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname or "#" in value or "@" in parts.netloc:
-        return None
-    host = parts.hostname  # urlsplit gives it in lower case, IPv6 without its brackets
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != DEFAULT_PORTS[scheme]:
-        host = f"{host}:{port}"
-    return f"{scheme}://{host}{parts.path.rstrip('/')}"
-
-
-def mcp_resource() -> str:
-    """The MCP endpoint's resource identifier, as tokens for it are bound to it."""
-    return canonical_resource(current_app.config["PUBLIC_URL"] + MCP_PATH)
-
-
-def known_resources() -> tuple[str, ...]:
-    return (mcp_resource(),)
 
 
 def requested_resource(request) -> str | None:

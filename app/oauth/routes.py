@@ -18,22 +18,17 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_li
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
-from app.accounts.session import session_user
+from app.audience import issuer
 from app.extensions import db, no_csrf, protect_forms
+from app.login_session import session_user
 from app.models import Consent, OAuthClient, utcnow
 from app.models.oauth import CHATGPT_CALLBACK_RE, METADATA
 from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.registration import check_still_allowed, registration_mode, trusted_for_errors
 from app.oauth.resources import requested_resource
-from app.oauth.server import authorization, issuer, issuer_parameter, known_client
-from app.operations import all_scopes
-from app.ratelimit import (
-    TOKEN_ENDPOINT_IP_LIMIT,
-    limiter,
-    token_client_key,
-    token_limit,
-    token_limit_off,
-)
+from app.oauth.server import authorization, issuer_parameter, known_client
+from app.ratelimit import token_endpoint_limited
+from app.resources import all_scopes
 from app.shell import flask_command
 
 # Printable ASCII but space, " and backslash: all a URI may hold (RFC 3986), and all an OAuth
@@ -175,8 +170,7 @@ def _allowed(user, grant):
 
 @blp.post("/oauth/token")
 @no_csrf
-@limiter.limit(token_limit, key_func=token_client_key, exempt_when=token_limit_off)
-@limiter.limit(TOKEN_ENDPOINT_IP_LIMIT, exempt_when=token_limit_off)
+@token_endpoint_limited
 def issue_token():
     return authorization.create_token_response()
 

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import rfc9207
 from authlib.oauth2.rfc6749 import InvalidGrantError
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
+from app.audience import issuer
 from app.extensions import db
 from app.models import AccessToken, OAuthClient, OAuthGrant, RefreshToken, utcnow
 from app.models.oauth import CLIENT_ID_MAX
@@ -23,10 +24,13 @@ from app.oauth.grants import (
 )
 from app.oauth.registration import ClientRegistrationEndpoint, metadata_client
 from app.oauth.resources import ResourceIndicator
+from app.resources import all_scopes
 from app.secrets_util import digest, new_secret
 
 ACCESS_TOKEN_PREFIX = "tda_"
 REFRESH_TOKEN_PREFIX = "tdr_"
+# About an hour, set explicitly: Authlib's default for the code grant is ten days.
+ACCESS_TOKEN_LIFETIME = 3600
 
 
 # Built once: the token endpoint runs it on every call.
@@ -106,12 +110,6 @@ _INSERT_REFRESH_TOKEN = sa.insert(RefreshToken.__table__)
 _INSERT_ACCESS_TOKEN = sa.insert(AccessToken.__table__)
 
 
-def issuer() -> str:
-    """This server's issuer identifier: the RFC 8414 metadata's `issuer`, the `iss` of every
-    authorization response (RFC 9207), byte for byte. PUBLIC_URL never ends in a slash."""
-    return current_app.config["PUBLIC_URL"]
-
-
 class IssuerParameter(rfc9207.IssuerParameter):
     def get_issuer(self) -> str:
         return issuer()
@@ -139,5 +137,14 @@ def new_refresh_token(*args, **kwargs) -> str:
 
 
 def init_app(app: Flask) -> None:
-    # Lifetimes and token generators are settings (app/config.py).
+    # Authlib reads its settings from the app's config; none of them is the operator's to set.
+    app.config.update(
+        OAUTH2_SCOPES_SUPPORTED=list(all_scopes()),
+        OAUTH2_TOKEN_EXPIRES_IN={
+            "authorization_code": ACCESS_TOKEN_LIFETIME,
+            "refresh_token": ACCESS_TOKEN_LIFETIME,
+        },
+        OAUTH2_ACCESS_TOKEN_GENERATOR="app.oauth.server.new_access_token",
+        OAUTH2_REFRESH_TOKEN_GENERATOR="app.oauth.server.new_refresh_token",
+    )
     authorization.init_app(app, query_client=query_client, save_token=save_token)

@@ -5,7 +5,7 @@ then applies what ChatGPT's importer needs and flask-smorest does not do by itse
 
 - `openapi: 3.1.0` and exactly one server, the configured public https origin;
 - security for the configured ACTION_AUTH mode, from the scopes each operation declares
-  (app/operations.py);
+  (app/operations.py): `security: []` for a public one, which needs no credentials;
 - `$ref` parameters and responses inlined (the importer does not resolve them); schema
   references stay, since the importer resolves those;
 - `components.schemas` always present;
@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from flask import Flask, current_app
 
-from app.operations import all_operations, all_scopes
+from app.resources import all_operations, all_scopes
 
 API_TITLE = "TODO Action"
 API_VERSION = "1.0.0"

@@ -1,5 +1,5 @@
-"""The todo resource: the caller's TODO list, as GPT actions (and any other view of the
-declarations in app/operations.py)."""
+"""The todo resource: the caller's TODO list, as GPT actions and MCP tools (and any other
+transport over app/operations.py)."""
 
 from app.todos.operations import todos
 

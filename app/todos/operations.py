@@ -1,23 +1,24 @@
 """The todo operations, each declared once on the function that does its work.
 
 Docstrings are the spec's summaries and descriptions, read by the model: they say what an
-operation does, never when to use it.
+operation does, never when to use it. A work function never commits: the runner does, once the
+answer is built (app/operations.py).
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import date
 
 import sqlalchemy as sa
+from marshmallow import fields
 
 from app.extensions import casefolded, db
 from app.models import ID_MAX, User
-from app.operations import Invalid, NotFound, Resource, data_char_budget
+from app.operations import NotFound, Resource
+from app.paging import Page
 from app.todos.models import Todo
 from app.todos.schemas import (
-    CURSOR_PATTERN,
     TodoCreateSchema,
     TodoListSchema,
     TodoQueryArgsSchema,
@@ -30,7 +31,6 @@ WRITE = "todos:write"
 
 todos = Resource(
     "todos",
-    __name__,
     description="The caller's TODO list.",
     scopes={READ: "See your todos", WRITE: "Add, change and delete your todos"},
     stored=(
@@ -42,32 +42,23 @@ todos = Resource(
     export_schema=TodoSchema(),
 )
 
-# Ids, flags, dates and key names of one todo, with room to spare.
-_TODO_FIXED_CHARS = 300
-# A larger id names no todo, and is never sent to the database (see ID_MAX).
-TODO_ID_MAX = ID_MAX
-TODO_ID = {
-    "in": "path",
-    "name": "todo_id",
-    "description": "The todo's id.",
-    "schema": {"type": "integer", "minimum": 0, "maximum": TODO_ID_MAX},
-}
+# A larger id names no todo, and is never sent to the database (see ID_MAX): the spec shows the
+# bounds, and an id past them is answered 404, as any other id that names no todo.
+TODO_ID = fields.Integer(
+    required=True,
+    strict=True,
+    metadata={"description": "The todo's id.", "minimum": 0, "maximum": ID_MAX},
+)
 # No max= in the converter: an id past it would fail routing for one rule and have werkzeug
 # answer 405 for the others on the same path; the operation answers 404 instead.
 ONE_TODO = "/todos/<int:todo_id>"
 NOT_FOUND = {404: "No todo with that id"}
 
-# A page is read as the columns the answer shows, one mapping per row, not as Todo objects:
-# building 50 ORM instances and dumping them by attribute was a quarter of a getTodos call's
-# CPU (docs/performance.md). The dump is the same either way.
+# What a page shows of each todo, read as columns rather than as Todo objects.
 _LISTED = (Todo.id, Todo.title, Todo.notes, Todo.done, Todo.due, Todo.created_at, Todo.updated_at)
+# Ids, flags, dates and key names of one todo, with room to spare.
+_TODO_FIXED_CHARS = 300
 _LIKE_SPECIAL = re.compile(r"[/%_]")
-_CURSOR = re.compile(CURSOR_PATTERN)
-# Built once, with the caller's id bound per call: the statement a call would otherwise
-# build costs more CPU than the database spends on it.
-_OWNED = sa.select(Todo).where(
-    Todo.id == sa.bindparam("id"), Todo.owner_id == sa.bindparam("owner")
-)
 
 
 @todos.operation(
@@ -80,15 +71,15 @@ _OWNED = sa.select(Todo).where(
     location="query",
     response=TodoListSchema(),
     errors={400: "The cursor is not one this API returned"},
+    paged=True,
 )
 def list_todos(
     caller: User,
     *,
+    page: Page,
     status: str = "open",
     q: str | None = None,
     due_before: date | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
 ) -> dict:
     """List the user's todos
 
@@ -106,23 +97,8 @@ def list_todos(
         )
     if due_before is not None:
         query = query.where(Todo.due < due_before)
-    if cursor is not None:
-        query = query.where(Todo.id > decode_cursor(cursor))
-    # One more than asked, to know whether a next page exists without counting.
-    rows = db.session.execute(query.order_by(Todo.id).limit(limit + 1)).mappings().all()
-
-    # A page stops before its worst-case serialised size passes the budget, whatever `limit`
-    # asked for.
-    budget = data_char_budget()
-    page: list[sa.RowMapping] = []
-    used = 100  # the envelope and next_cursor
-    for todo in rows[:limit]:
-        used += worst_case_chars(todo)
-        if page and used > budget:
-            break
-        page.append(todo)
-    more = len(page) < len(rows)
-    return {"todos": page, "next_cursor": encode_cursor(page[-1]["id"]) if more and page else None}
+    rows, next_cursor = page.rows(query, key=Todo.id, chars=worst_case_chars)
+    return {"todos": rows, "next_cursor": next_cursor}
 
 
 @todos.operation(
@@ -146,7 +122,6 @@ def add_todo(caller: User, *, title: str, notes: str = "", due: date | None = No
     """
     todo = Todo(owner_id=caller.id, title=title, notes=notes, due=due)
     db.session.add(todo)
-    db.session.commit()
     return todo
 
 
@@ -156,9 +131,9 @@ def add_todo(caller: User, *, title: str, notes: str = "", due: date | None = No
     operation_id="getTodo",
     consequential=False,
     scopes=[READ],
+    path_fields={"todo_id": TODO_ID},
     response=TodoSchema(),
     errors=NOT_FOUND,
-    parameters=[TODO_ID],
 )
 def get_todo(caller: User, todo_id: int) -> Todo:
     """Get one todo
@@ -174,10 +149,10 @@ def get_todo(caller: User, todo_id: int) -> Todo:
     operation_id="updateTodo",
     consequential=True,
     scopes=[WRITE],
+    path_fields={"todo_id": TODO_ID},
     arguments=TodoUpdateSchema(),
     response=TodoSchema(),
     errors=NOT_FOUND,
-    parameters=[TODO_ID],
 )
 def update_todo(caller: User, todo_id: int, **changes) -> Todo:
     """Change a todo
@@ -188,7 +163,6 @@ def update_todo(caller: User, todo_id: int, **changes) -> Todo:
     todo = _owned(caller, todo_id)
     for name, value in changes.items():
         setattr(todo, name, value)
-    db.session.commit()
     return todo
 
 
@@ -198,9 +172,9 @@ def update_todo(caller: User, todo_id: int, **changes) -> Todo:
     operation_id="deleteTodo",
     consequential=True,
     scopes=[WRITE],
+    path_fields={"todo_id": TODO_ID},
     status=204,
     errors=NOT_FOUND,
-    parameters=[TODO_ID],
 )
 def delete_todo(caller: User, todo_id: int) -> None:
     """Delete a todo
@@ -208,14 +182,15 @@ def delete_todo(caller: User, todo_id: int) -> None:
     Deletes one of the user's todos for good.
     """
     db.session.delete(_owned(caller, todo_id))
-    db.session.commit()
 
 
 def _owned(caller: User, todo_id: int) -> Todo:
     """One of the caller's todos; another owner's is indistinguishable from none at all."""
     todo = None
-    if todo_id <= TODO_ID_MAX:
-        todo = db.session.scalar(_OWNED, {"id": todo_id, "owner": caller.id})
+    if 0 <= todo_id <= ID_MAX:
+        todo = db.session.scalar(
+            sa.select(Todo).where(Todo.id == todo_id, Todo.owner_id == caller.id)
+        )
     if todo is None:
         raise NotFound(f"No todo with id {todo_id}.")
     return todo
@@ -225,17 +200,3 @@ def worst_case_chars(todo: sa.RowMapping) -> int:
     # JSON escaping at most doubles a character (\n, \", \\), and an astral character counts
     # twice for a UTF-16 counter; nothing else in the row grows.
     return _TODO_FIXED_CHARS + 2 * (len(todo["title"]) + len(todo["notes"]))
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    # The pattern the spec publishes, matched whole as JSON Schema does, so that the spec and
-    # the server agree on every cursor; what it matches always decodes to "v1:" and digits.
-    if _CURSOR.fullmatch(cursor) is None:
-        raise Invalid("cursor is not one this API returned; omit it to start over", field="cursor")
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    # No id is larger: past it, the page is simply empty.
-    return min(int(raw.removeprefix("v1:")), TODO_ID_MAX)

@@ -8,10 +8,9 @@ import unicodedata
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.paging import cursor_field, limit_field, next_cursor_field
 from app.todos.models import NOTES_MAX, TITLE_MAX
 
-PAGE_MAX = 100
-PAGE_DEFAULT = 50
 QUERY_MAX = 200
 
 # What text may hold, as patterns the spec publishes (apispec writes a Regexp validator as the
@@ -55,18 +54,6 @@ class TextPattern(validate.Regexp):
         if self.regex.fullmatch(value) is None:
             raise ma.ValidationError(self.error)
         return value
-
-
-# A cursor is "v1:<last id>" (1-18 digits) in unpadded URL-safe base64, and nothing else.
-# "v1:" is "djE6"; then each three digits are four characters, one or two left over are two or
-# three. Checked against this pattern before it is decoded (app/todos/operations.py), so the
-# cursors the spec allows are exactly those the server reads.
-_DIGITS_3 = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]"
-_DIGITS_1 = "(?:[MN][AQgw]|O[AQ])"
-_DIGITS_2 = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk]"
-CURSOR_PATTERN = (
-    f"^djE6(?:(?:{_DIGITS_3}){{1,6}}|(?:{_DIGITS_3}){{0,5}}(?:{_DIGITS_1}|{_DIGITS_2}))$"
-)
 
 
 class StrictBoolean(fields.Boolean):
@@ -145,13 +132,7 @@ class TodoSchema(ma.Schema):
 
 class TodoListSchema(ma.Schema):
     todos = fields.Nested(TodoSchema, many=True, metadata={"description": "This page."})
-    next_cursor = fields.String(
-        allow_none=True,
-        metadata={
-            "description": "Pass as cursor to get the next page; null on the last page.",
-            "pattern": CURSOR_PATTERN,
-        },
-    )
+    next_cursor = next_cursor_field()
 
 
 class TodoCreateSchema(ma.Schema):
@@ -193,14 +174,5 @@ class TodoQueryArgsSchema(ma.Schema):
     due_before = StrictDate(
         metadata={"description": "Only todos due before this date (YYYY-MM-DD)."}
     )
-    limit = fields.Integer(
-        load_default=PAGE_DEFAULT,
-        validate=validate.Range(min=1, max=PAGE_MAX),
-        metadata={"description": f"Most todos to return, 1-{PAGE_MAX}; default {PAGE_DEFAULT}."},
-    )
-    cursor = fields.String(
-        metadata={
-            "description": "next_cursor from the previous page, to continue the list.",
-            "pattern": CURSOR_PATTERN,
-        },
-    )
+    limit = limit_field("todos")
+    cursor = cursor_field()

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-from concurrent.futures import ThreadPoolExecutor
-
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
 from flask_swagger_ui import get_swaggerui_blueprint
-from sqlalchemy.exc import SQLAlchemyError
 
+from app import resources
 from app.cli import AppCommand
-from app.database import unapplied_migrations
 from app.extensions import db
-from app.operations import registered
+from app.platform.health import DatabaseProbe
 from app.spec import app_spec_text
 
-log = logging.getLogger(__name__)
 blp = Blueprint("web", __name__, cli_group=None)
 
 
@@ -33,7 +27,7 @@ def favicon():
 
 @blp.get("/privacy")
 def privacy():
-    return render_template("privacy.html", resources=registered())
+    return render_template("privacy.html", resources=resources.RESOURCES)
 
 
 # A platform's health check waits a few seconds at most, and counts no answer as a failure
@@ -43,42 +37,17 @@ HEALTH_TIMEOUT = 1.0
 
 @blp.record_once
 def _health_probe(state) -> None:
-    # The check runs on a thread of its own so that /healthz answers in time however long
-    # the database takes; one thread, so a silent database holds up one check at a time.
-    state.app.extensions["todo_action_health"] = ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="healthz"
-    )
+    state.app.extensions["todo_action_health"] = DatabaseProbe()
 
 
 @blp.get("/healthz")
 def healthz():
-    probe = current_app.extensions["todo_action_health"]
+    probe: DatabaseProbe = current_app.extensions["todo_action_health"]
     migrations = current_app.extensions["migrate"].directory
-    check = probe.submit(_database_problem, db.engine, migrations)
-    try:
-        problem = check.result(timeout=HEALTH_TIMEOUT)
-    except TimeoutError:
-        check.cancel()
-        problem = f"The database does not answer within {HEALTH_TIMEOUT:g} s."
-        log.error("health check: %s", problem)
+    problem = probe.problem(db.engine, migrations, HEALTH_TIMEOUT)
     if problem:
         return jsonify(status="unavailable", message=problem), 503
     return jsonify(status="ok")
-
-
-def _database_problem(engine: sa.Engine, migrations: str) -> str | None:
-    try:
-        with engine.connect() as connection:
-            missing = unapplied_migrations(connection, migrations)
-    except SQLAlchemyError as error:
-        cause = getattr(error, "orig", None) or error
-        reason = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
-        log.error("health check: database unavailable: %s: %s", type(cause).__name__, reason)
-        return "The database does not answer."
-    if missing:
-        log.error("health check: database not migrated: %s", missing)
-        return "The database is not migrated: run `flask --app app db upgrade`."
-    return None
 
 
 @blp.get("/openapi.json")

@@ -40,7 +40,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import TEST_DATABASE_URL, _reset_postgres
+from tests.conftest import TEST_DATABASE_URL, _reset_postgres, restore_installation_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -199,6 +199,7 @@ def empty_tables(url: str) -> None:
             elif tables:
                 names = ", ".join(f'"{t.name}"' for t in tables)
                 conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            restore_installation_data(conn)
     finally:
         engine.dispose()
 

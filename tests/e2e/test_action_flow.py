@@ -6,7 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from app.operations import all_operations
+from app.resources import all_operations
 from gpt_action_lint import is_error, lint
 from tests.conftest import spec_path
 from tests.e2e.chatgpt import GPT_HEADERS

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.accounts.attempts import LOGIN_ACCOUNT_LIMIT, SIGNUP_ADDRESS_LIMIT
+from app.attempts import LOGIN_ACCOUNT_LIMIT, SIGNUP_ADDRESS_LIMIT
 from tests.browser import csrf_token
 from tests.e2e.chatgpt import browser, server_database
 from tests.e2e.conftest import Server, module_servers, reuse

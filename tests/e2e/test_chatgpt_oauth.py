@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from app.extensions import db
 from app.models import RefreshToken, utcnow
 from app.oauth.grants import REFRESH_GRACE
-from app.operations import all_scopes
+from app.resources import all_scopes
 from tests.e2e.chatgpt import (
     OAuthClientCredentials,
     browser,

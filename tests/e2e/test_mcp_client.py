@@ -13,7 +13,7 @@ import requests
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from app.oauth.resources import mcp_resource
+from app.audience import mcp_resource
 from tests.e2e.chatgpt import server_database
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 from tests.factories import make_token, make_user

@@ -22,7 +22,7 @@ import math
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_limiter.util import get_remote_address
+from flask import request
 from limits import RateLimitItem, parse_many
 
 from app.extensions import db
@@ -76,7 +76,7 @@ def record(action: str, email: str | None = None) -> int:
     """Write an attempt from the client's address and return its id, or raise TooManyAttempts
     if it goes over a limit of `action`."""
     now = utcnow()
-    address = (get_remote_address() or "")[:64]
+    address = (request.remote_addr or "")[:64]
     db.session.execute(sa.delete(AuthAttempt).where(AuthAttempt.created_at < now - _KEPT))
     attempt = AuthAttempt(action=action, address=address, email=_email(email), created_at=now)
     db.session.add(attempt)
@@ -135,7 +135,7 @@ def logged_in(attempt_id: int, email: str | None) -> None:
                 AuthAttempt.id == attempt_id,
                 sa.and_(
                     AuthAttempt.action == LOGIN,
-                    AuthAttempt.address == (get_remote_address() or "")[:64],
+                    AuthAttempt.address == (request.remote_addr or "")[:64],
                     AuthAttempt.email == _email(email),
                 ),
             )
