@@ -1,12 +1,13 @@
 """Calling an ASGI application for one HTTP request, from the WSGI view that serves it.
 
-`call` runs the application on an event loop made for the request in the calling thread, and
-closed after it. Nothing is handed to another thread and back: what the application awaits
-runs in the request's own thread and context (Flask's application and request context, and
-with them the request's database session), and a blocking call inside it holds up this request
-alone. It suits an application that answers each request by itself and completely, as a
-stateless server answering in JSON does; one that streams, or keeps state between requests,
-needs a long-lived loop instead (docs/architecture.md says why the MCP endpoint uses this).
+`call` runs the application on an event loop of the calling thread, kept for the thread's next
+request (a server's threads serve one request at a time each). Nothing is handed to another
+thread and back: what the application awaits runs in the request's own thread and context
+(Flask's application and request context, and with them the request's database session), and a
+blocking call inside it holds up this request alone. It suits an application that answers each
+request by itself and completely, as a stateless server answering in JSON does; one that
+streams, or keeps state between requests, needs a loop of its own that runs on
+(docs/architecture.md says why the MCP endpoint is served this way).
 
 The request's body has been read already (app/json_body.py); the application gets it whole,
 then, if it listens for the client going away, hears so once it has answered.
@@ -15,6 +16,8 @@ then, if it listens for the client going away, hears so once it has answered.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,10 +30,29 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class _ThreadLoop:
+    """An event loop kept for one thread, closed when the thread ends and lets it go."""
+
+    def __init__(self) -> None:
+        self.runner = asyncio.Runner()
+
+    def __del__(self) -> None:
+        self.runner.close()
+
+
+_threads = threading.local()
+
+
 def call(make_app: Callable[[], ASGIApp], request: Request) -> Response:
     """The response to `request` of the ASGI application `make_app` makes, inside the event
     loop (so that what it makes belongs to that loop)."""
-    return asyncio.run(_call(make_app, request))
+    loop = getattr(_threads, "loop", None)
+    if loop is None:
+        # A loop per thread rather than per request: making and closing one cost the MCP
+        # endpoint a tenth of a millisecond a call (docs/architecture.md).
+        loop = _threads.loop = _ThreadLoop()
+    # The request's context, not the one the runner was made in: Flask's request is in it.
+    return loop.runner.run(_call(make_app, request), context=contextvars.copy_context())
 
 
 async def _call(make_app: Callable[[], ASGIApp], request: Request) -> Response:
