@@ -9,6 +9,8 @@ Counting there also lets a limit rest on what only the app knows, a log-in that 
   from an address that has not been failing, logs in.
 - sign-up: attempts per address.
 
+An address is counted as its network (app/ratelimit.py): an IPv6 /64 is one address here.
+
 Each attempt is written first and then counted with all others in its windows, itself
 included, so attempts arriving together at any worker or instance never pass more than a
 limit (at worst, racing attempts at the edge are all refused). A refused attempt is removed:
@@ -27,6 +29,7 @@ from limits import RateLimitItem, parse_many
 
 from app.extensions import db
 from app.models import AuthAttempt, utcnow
+from app.ratelimit import network
 
 LOGIN = "log-in"
 SIGNUP = "sign-up"
@@ -76,7 +79,7 @@ def record(action: str, email: str | None = None) -> int:
     """Write an attempt from the client's address and return its id, or raise TooManyAttempts
     if it goes over a limit of `action`."""
     now = utcnow()
-    address = (request.remote_addr or "")[:64]
+    address = network(request.remote_addr)
     db.session.execute(sa.delete(AuthAttempt).where(AuthAttempt.created_at < now - _KEPT))
     attempt = AuthAttempt(action=action, address=address, email=_email(email), created_at=now)
     db.session.add(attempt)
@@ -135,7 +138,7 @@ def logged_in(attempt_id: int, email: str | None) -> None:
                 AuthAttempt.id == attempt_id,
                 sa.and_(
                     AuthAttempt.action == LOGIN,
-                    AuthAttempt.address == (request.remote_addr or "")[:64],
+                    AuthAttempt.address == network(request.remote_addr),
                     AuthAttempt.email == _email(email),
                 ),
             )

@@ -47,7 +47,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.ratelimit import Allowance
+from app.ratelimit import Allowance, network
 from app.refusals import Unauthenticated, Unavailable
 from app.secrets_util import digest
 
@@ -266,8 +266,8 @@ def identify(audience: Audience) -> Caller:
         credential = audience.protector.acquire_token(None)
     except MissingAuthorizationError:
         if current_app.config["ACTION_AUTH"] == "none":
-            return Caller(demo_user(), None, f"anon:{request.remote_addr}", audience)
-        return Caller(None, frozenset(), f"anon:{request.remote_addr}", audience)
+            return Caller(demo_user(), None, f"anon:{network(request.remote_addr)}", audience)
+        return Caller(None, frozenset(), f"anon:{network(request.remote_addr)}", audience)
     except OAuth2Error as error:
         raise audience.refusal(error) from None
     scopes = frozenset(credential.get_scope().split())

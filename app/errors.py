@@ -2,7 +2,7 @@
 its form:
 
 - the API's JSON envelope, {"code", "status", "message", "errors"?}, for the API and anything
-  else a program calls;
+  else a program calls; on the MCP endpoint, inside a JSON-RPC error (as its `data`);
 - an HTML page for the pages a person's browser shows (log-in, account, consent, admin);
 - RFC 6749's `{"error", "error_description"}` on the OAuth token and revocation endpoints,
   which OAuth clients (ChatGPT included) parse. Authlib answers those itself; only the
@@ -36,12 +36,16 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
+from app.audience import MCP_PATH
 from app.extensions import db
 from app.platform.database import is_schema_error, unapplied_migrations
 from app.refusals import Conflict, Failed, Invalid, Refusal, Unavailable, Unsure
 
 log = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER = 5  # seconds
+# JSON-RPC 2.0's codes for a request refused and for the server's own failure.
+INVALID_REQUEST = -32600
+INTERNAL_ERROR = -32603
 
 
 class FieldErrorSchema(ma.Schema):
@@ -143,9 +147,10 @@ def error_response(error: HTTPException):
         title, message = _PAGE_MESSAGES.get(error.code, (error.name, error.description))
         return render_template("error.html", title=title, message=message), error.code, headers
     if request.endpoint in _OAUTH_ENDPOINTS:
+        message = (getattr(error, "data", None) or {}).get("message")
         body = {
             "error": _OAUTH_ERRORS.get(error.code, "server_error"),
-            "error_description": _DEFAULT_MESSAGES.get(error.code, error.name),
+            "error_description": message or _DEFAULT_MESSAGES.get(error.code, error.name),
         }
         return jsonify(body), error.code, headers
 
@@ -158,7 +163,28 @@ def error_response(error: HTTPException):
         payload["message"] = _summary(payload.get("errors", [])) or _DEFAULT_MESSAGES.get(
             code, error.description or error.name
         )
+    if request.path == MCP_PATH:
+        return jsonify(json_rpc_error(payload)), code, headers
     return jsonify(payload), code, headers
+
+
+def json_rpc_error(envelope: dict[str, Any]) -> dict[str, Any]:
+    """An error of the MCP endpoint's HTTP request as JSON-RPC answers one: the envelope's
+    message, under the code JSON-RPC has for it (a request refused, or the server's failure),
+    with the envelope itself as the error's data."""
+    try:
+        message = request.get_json(silent=True) if request.is_json else None
+    except HTTPException:  # a body too large to read: no id can be known
+        message = None
+    request_id = message.get("id") if isinstance(message, dict) else None
+    if not isinstance(request_id, (str, int)) or isinstance(request_id, bool):
+        request_id = None
+    code = INTERNAL_ERROR if envelope["code"] >= 500 else INVALID_REQUEST
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": code, "message": envelope["message"], "data": envelope},
+    }
 
 
 # Field names come from the request body, so their number and length are the caller's to pick;

@@ -7,7 +7,7 @@ limited per IP alone:
 - the API is limited per credential (API_RATE_LIMIT): one allowance for all its operations, on
   both transports (app/operations.py spends it for each request). In API-key mode one key
   serves every user of a GPT, hence the generous default; a caller without credentials is
-  counted by address;
+  counted by its address's network (`network`);
 - the token endpoint per client_id (TOKEN_RATE_LIMIT), and loosely per address.
 
 Log-in and sign-up are limited in the database instead (app/attempts.py). If the storage cannot
@@ -17,6 +17,7 @@ the service, and refusing every call would take it down instead.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -54,6 +55,21 @@ class LimitExceeded(Exception):
         self.retry_after = retry_after
 
 
+def network(address: str | None) -> str:
+    """What a limit counts an address as: an IPv4 address, or the /64 an IPv6 address is in.
+    One subscriber, or one cloud server, is handed a whole /64, and counted by address it
+    would have 2**64 allowances."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return (address or "")[:64]
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 class RateLimits:
     """One app's limits and their counts."""
 
@@ -68,6 +84,8 @@ class RateLimits:
         """Count one request against each of `items` for `key`: what is left of the tightest,
         or None when there is no limit or its storage cannot be reached. LimitExceeded when an
         allowance is used up."""
+        if not items:
+            return None
         left: list[Allowance] = []
         waits: list[int] = []
         try:
@@ -111,7 +129,7 @@ def token_endpoint_limited(view: Callable) -> Callable:
         counts = limits()
         try:
             counts.spend(counts.token, "token", _token_client_key())
-            counts.spend(counts.token_ip, "token-ip", request.remote_addr or "")
+            counts.spend(counts.token_ip, "token-ip", network(request.remote_addr))
         except LimitExceeded as exceeded:
             raise TooManyRequests(retry_after=exceeded.retry_after) from None
         return view(*args, **kwargs)
@@ -122,4 +140,4 @@ def token_endpoint_limited(view: Callable) -> Callable:
 def _token_client_key() -> str:
     client_id, _ = extract_basic_authorization(request.headers)
     client_id = client_id or request.form.get("client_id") or ""
-    return f"client:{client_id[:64]}" if client_id else f"ip:{request.remote_addr}"
+    return f"client:{client_id[:64]}" if client_id else f"ip:{network(request.remote_addr)}"

@@ -625,11 +625,8 @@ def bench_database(db: str, args: argparse.Namespace) -> dict:
         )
         compared += interleaved(
             [
-                Measurement("bare", bare, "/todos", {}, args.connections),
-                Measurement("getTodos (API key)", app, "/todos", with_key, args.connections),
-            ]
-            + [
-                Measurement(peer.name, peer, "/todos", with_key, args.connections) for peer in peers
+                Measurement(name, server, "/todos", with_key, args.connections)
+                for name, server in [("getTodos (API key)", app), *((p.name, p) for p in peers)]
             ],
             args.rounds,
             *paired,

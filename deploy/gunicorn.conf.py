@@ -30,7 +30,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 # request, and one worker may accept most of a burst, so each has threads enough for 50 idle
 # connections at once (tests/e2e/test_faults.py). Measured with 120 idle connections open:
 # about 60 threads per worker and 1 MB more memory each, and getTodos still answered at once.
-# The database pool, not this number, bounds the connections a worker opens (app/database.py).
+# The database pool, not this number, bounds the connections a worker opens (app/platform/database.py).
 worker_class = "gthread"
 threads = 64
 

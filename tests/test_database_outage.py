@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psycopg
@@ -206,3 +207,82 @@ def test_a_database_behind_the_latest_migration_is_unhealthy(app, client):
     assert health.status_code == 503
     assert "not migrated" in health.json["message"]
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+MCP_HEADERS = {"Accept": "application/json", "MCP-Protocol-Version": "2025-06-18"}
+LIST_TODOS = {
+    "jsonrpc": "2.0",
+    "id": 7,
+    "method": "tools/call",
+    "params": {"name": "list_todos", "arguments": {}},
+}
+
+
+@contextmanager
+def _every_connection_taken(app) -> Iterator[None]:
+    """The worker's pool with every connection in use elsewhere, as when more calls than it
+    holds are waiting on a slow database."""
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    with app.app_context():
+        engine = db.engine
+        held = [engine.connect() for _ in range(options["pool_size"] + options["max_overflow"])]
+    try:
+        yield
+    finally:
+        for connection in held:
+            connection.close()
+
+
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "none", "DATABASE_TIMEOUT": "1"}])
+def test_waiting_too_long_for_a_pooled_connection_is_a_503_to_retry(
+    app, client, app_settings, caplog
+):
+    with _every_connection_taken(app):
+        start = time.monotonic()
+        listed = client.get("/todos")
+        called = client.post("/mcp", json=LIST_TODOS, headers=MCP_HEADERS)
+        elapsed = time.monotonic() - start
+
+    assert listed.status_code == 503, listed.get_data(as_text=True)
+    assert listed.headers["Retry-After"].isdigit()
+    assert listed.json["message"] == "The service is busy; nothing was changed. Try again shortly."
+    # The MCP endpoint says the same in JSON-RPC's words.
+    assert called.status_code == 503
+    assert called.headers["Retry-After"].isdigit()
+    assert called.json["id"] == 7
+    assert called.json["error"]["code"] == -32603
+    assert called.json["error"]["data"]["code"] == 503
+    assert elapsed < 5, elapsed
+    assert "no pooled connection came free" in caplog.text
+    assert client.get("/todos").status_code == 200
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's one writer at a time")
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": "none", "DATABASE_TIMEOUT": "2"}])
+def test_a_write_lock_held_elsewhere_delays_writes_only(app, database_url, app_settings):
+    """Writes that wait for the lock hold pooled connections while they wait; reads must still
+    find one, and answer at once (WAL lets them read beside a writer)."""
+    added = app.test_client().post("/todos", json={"title": "before"})
+    assert added.status_code == 201
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    writers = options["pool_size"] + 2  # more than the pool keeps
+    with _write_lock_held(database_url), ThreadPoolExecutor(writers + 1) as threads:
+        waiting = [
+            threads.submit(app.test_client().post, "/todos", json={"title": "blocked"})
+            for _ in range(writers)
+        ]
+        with app.app_context():
+            pool = db.engine.pool
+            deadline = time.monotonic() + 5
+            # Every writer is inside its call, holding a connection, waiting on the lock.
+            while pool.checkedout() < writers and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert pool.checkedout() >= writers
+        for _ in range(5):
+            start = time.monotonic()
+            listed = threads.submit(app.test_client().get, "/todos").result()
+            assert listed.status_code == 200, listed.get_data(as_text=True)
+            assert time.monotonic() - start < 1.0
+            assert [t["title"] for t in listed.json["todos"]] == ["before"]
+        statuses = {future.result().status_code for future in waiting}
+    assert statuses == {503}

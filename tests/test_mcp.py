@@ -69,13 +69,13 @@ def test_the_handshake_answers_json_with_the_request_id(client, token):
 def test_get_and_delete_are_refused_before_the_sdk(client, token, method):
     response = client.open("/mcp", method=method, headers={**JSON_RPC, **token})
     assert response.status_code == 405
-    assert response.json["code"] == 405
+    assert response.json["error"]["data"]["code"] == 405
 
 
 def test_a_web_page_on_another_site_is_refused(client, token):
     refused = rpc(client, "tools/list", headers={**token, "Origin": "https://evil.example"})
     assert refused.status_code == 403
-    assert refused.json["code"] == 403
+    assert refused.json["error"]["data"]["code"] == 403
     own = rpc(client, "tools/list", headers={**token, "Origin": TEST_PUBLIC_URL})
     assert own.status_code == 200
 
@@ -83,7 +83,8 @@ def test_a_web_page_on_another_site_is_refused(client, token):
 def test_without_a_token_the_401_names_the_metadata_and_scopes(client):
     response = rpc(client, "tools/list")
     assert response.status_code == 401
-    assert response.json["code"] == 401
+    assert response.json["error"]["code"] == -32600
+    assert response.json["error"]["data"]["code"] == 401
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith("Bearer ")
     assert f'resource_metadata="{METADATA}"' in challenge
@@ -104,7 +105,7 @@ def test_a_token_of_a_gpt_actions_sign_in_is_refused_here(client, auth_headers):
     response = rpc(client, "tools/list", headers=auth_headers(via="token"))
 
     assert response.status_code == 401
-    assert "not for this MCP server" in response.json["message"]
+    assert "not for this MCP server" in response.json["error"]["message"]
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
     assert f'resource_metadata="{METADATA}"' in response.headers["WWW-Authenticate"]
 

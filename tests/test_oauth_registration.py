@@ -34,9 +34,9 @@ VERIFIER = "kq2Jd8-registration-test-verifier-with-enough-entropy-0123456789"
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
 
 
-def register(client, **metadata):
+def register(client, environ_base=None, **metadata):
     body = {"client_name": "ChatGPT", "redirect_uris": [CONNECTOR], **metadata}
-    return client.post("/oauth/register", json=body)
+    return client.post("/oauth/register", json=body, environ_base=environ_base or {})
 
 
 def clients_in_db(app) -> list[OAuthClient]:
@@ -179,6 +179,26 @@ class TestOpen:
         for uri in ("http://example.com/cb", "https://x.example/cb#frag", "ftp://x.example/cb"):
             assert register(client, redirect_uris=[uri]).json["error"] == "invalid_redirect_uri"
 
+    @pytest.mark.parametrize(
+        "uri",
+        [
+            "https://chаtgpt.com/connector/oauth/x",  # a Cyrillic а in the host
+            "https://bücher.example/cb",
+            "https://x.example/a b",
+            'https://x.example/"cb"',
+            "https://x.example/cb\n",
+            "https://x.example/cb<script>",
+        ],
+    )
+    def test_callbacks_must_be_written_in_uri_characters(self, app, client, uri):
+        # As a metadata document's must: RFC 3986's characters, an IDN in its xn-- form.
+        refused = register(client, redirect_uris=[uri])
+        assert refused.json["error"] == "invalid_redirect_uri"
+        assert "xn--" in refused.json["error_description"]
+        assert clients_in_db(app) == []
+        a_label = register(client, redirect_uris=["https://xn--bcher-kva.example/cb"])
+        assert a_label.status_code == 201, a_label.json
+
     def test_errors_before_consent_are_not_sent_to_a_strangers_callback(self, app, client):
         """Else anyone could register a callback and have this server redirect to it."""
         evil = "https://evil.example/cb"
@@ -262,6 +282,42 @@ def test_registrations_are_limited_per_address(app, client):
         environ_base={"REMOTE_ADDR": "198.51.100.7"},
     )
     assert other.status_code == 201, other.json
+
+
+def test_a_whole_ipv6_network_counts_as_one_address(app, client):
+    # One subscriber or cloud server has a /64: its addresses share one allowance.
+    limit = int(REGISTRATION_ADDRESS_LIMIT.split()[0])
+    for n in range(limit):
+        address = f"2001:db8:5:7::{n + 1:x}"
+        assert register(client, environ_base={"REMOTE_ADDR": address}).status_code == 201
+    refused = register(client, environ_base={"REMOTE_ADDR": "2001:db8:5:7:ffff::1"})
+    assert refused.status_code == 429
+    neighbour = register(client, environ_base={"REMOTE_ADDR": "2001:db8:5:8::1"})
+    assert neighbour.status_code == 201, neighbour.json
+
+
+def test_at_the_cap_of_unused_clients_the_oldest_make_room(app, client, monkeypatch):
+    monkeypatch.setattr("app.oauth.registration.UNUSED_MAX", 3)
+    first = [
+        register(client, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).json["client_id"]
+        for n in range(3)
+    ]
+    with app.app_context():
+        # One of them was allowed by a user: it is in use, and never pushed out.
+        db.session.execute(
+            sa.update(OAuthClient)
+            .where(OAuthClient.client_id == first[1])
+            .values(last_used_at=utcnow())
+        )
+        db.session.commit()
+
+    fresh = register(client, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    newer = register(client, environ_base={"REMOTE_ADDR": "203.0.113.10"})
+
+    assert (fresh.status_code, newer.status_code) == (201, 201)
+    # The oldest client no one allowed made room for the newest; the one in use stayed.
+    kept = {c.client_id for c in clients_in_db(app)}
+    assert kept == {first[1], first[2], fresh.json["client_id"], newer.json["client_id"]}
 
 
 def exchange_for_mcp(app, client_id: str, code: str, redirect_uri: str = CONNECTOR):

@@ -68,17 +68,39 @@ def _common_passwords() -> frozenset[str]:
         return frozenset(line.strip() for line in lines if line.strip())
 
 
+# A short pattern said over and over: "zzzzzzzzzzzz", "1111111111111", "abcabcabcabc".
+_REPEATED = re.compile(r"(.{1,3}?)\1+", re.S)
+
+
+def _sequential(text: str) -> bool:
+    """Whether each character follows the one before it by one step, always up or always
+    down: "abcdefghijkl", "1234567890", "9876543210"."""
+    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
+    return steps in ({1}, {-1})
+
+
 def check_password(password: str, email: str | None = None) -> str:
-    """The password, if NIST SP 800-63B's rules allow it: long enough, not a common password
-    and not the account's email address; any characters, no rules of composition."""
+    """The password, if NIST SP 800-63B's rules allow it: long enough, not a common password,
+    not repetitive or sequential characters, and not the account's email address; any
+    characters, no rules of composition."""
     password = password or ""
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise AccountError(PASSWORD_LENGTH)
+    if not password.strip():
+        raise AccountError(
+            "A password of nothing but spaces or other blank characters is easy to guess; "
+            "choose another."
+        )
     guess = password.strip().lower()
     if guess in _common_passwords():
         raise AccountError(
             "That password is on a list of common passwords that attackers try first; choose "
             "another, for example a few unrelated words."
+        )
+    if _REPEATED.fullmatch(guess) or _sequential(guess):
+        raise AccountError(
+            "That password repeats or counts through characters (like aaaa, abcabc or 1234), "
+            "which attackers try first; choose another, for example a few unrelated words."
         )
     email = (email or "").strip().lower()
     if email and guess in {email, email.partition("@")[0]}:

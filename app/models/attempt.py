@@ -19,7 +19,8 @@ class AuthAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     action: Mapped[str] = mapped_column(sa.String(16))
-    # The client address the app trusts (after TRUSTED_PROXY_HOPS), as Flask-Limiter keys it.
+    # The client address the app trusts (after TRUSTED_PROXY_HOPS), as its network: an IPv6
+    # address stands for its /64 (app/ratelimit.py).
     address: Mapped[str] = mapped_column(sa.String(64))
     # What was typed in the form, normalised: unknown addresses are counted like real ones.
     email: Mapped[str] = mapped_column(sa.String(254), default="")

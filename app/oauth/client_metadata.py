@@ -297,7 +297,7 @@ def _redirect_uris(values: object) -> tuple[str, ...]:
             f"The client metadata document lists more than {MAX_REDIRECT_URIS} redirect_uris."
         )
     for value in values:
-        if not isinstance(value, str) or not _is_redirect_uri(value):
+        if not isinstance(value, str) or not is_redirect_uri(value):
             raise ClientMetadataError(
                 "The client metadata document has a redirect_uri that is not an https URL "
                 "or an http URL on a loopback host, without fragment."
@@ -305,7 +305,10 @@ def _redirect_uris(values: object) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _is_redirect_uri(value: str) -> bool:
+def is_redirect_uri(value: str) -> bool:
+    """Whether a client that names itself may use `value` as a redirect URI: RFC 3986's
+    characters only (an IDN host in its A-label, xn--, form), https, or http on a loopback
+    host, no fragment."""
     if len(value) > MAX_URL_LENGTH or not _URI_CHARACTERS.fullmatch(value) or "#" in value:
         return False
     try:
@@ -317,6 +320,25 @@ def _is_redirect_uri(value: str) -> bool:
     if not parts.hostname:
         return False
     return scheme == "https" or (scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+
+def display_host(url: str) -> str:
+    """The host (and port) of `url` as a consent or admin page shows it: in ASCII, an
+    internationalised name in its A-label (xn--) form, so that a lookalike such as chаtgpt.com
+    with a Cyrillic а cannot pass for the real one."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ascii(url)[1:-1]
+    host = parts.hostname or ""
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        host = host.encode("ascii", "backslashreplace").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    return host + (f":{port}" if port is not None else "")
 
 
 def clean_client_name(value: object, fallback: str) -> str:

@@ -15,11 +15,11 @@ Who may register is decided by the redirect URIs, per CLIENT_REGISTRATION:
 - `open`: any https callback, and loopback http (other MCP clients: desktop apps, IDEs);
 - `off`: neither kind; clients are created by an admin (`clients create`).
 
-Registrations and document fetches are counted per address in the database
-(app/accounts/attempts.py), and at most UNUSED_MAX clients no user has allowed yet are kept. A
-self-registered client that no user has allowed within a day, or that has had no live sign-in
-for 30 days, is deleted whenever another client registers or a new metadata document is first
-fetched, and by `flask --app app clients prune`.
+Registrations and document fetches are counted per network in the database (app/attempts.py:
+an IPv4 address, or an IPv6 /64), and at most UNUSED_MAX clients no user has allowed yet are
+kept, the oldest making room for new ones. A self-registered client that no user has allowed
+within a day, or that has had no live sign-in for 30 days, is deleted whenever another client
+registers or a new metadata document is first fetched, and by `flask --app app clients prune`.
 
 Errors of an authorization request go back to a self-registered callback only if it is
 ChatGPT's (trusted_for_errors), and narrowing CLIENT_REGISTRATION applies to the clients it let
@@ -52,6 +52,7 @@ from app.oauth.client_metadata import (
     ClientMetadataError,
     clean_client_name,
     fetch_client_metadata,
+    is_redirect_uri,
 )
 from app.oauth.clients import ClientError, check_redirect_uri, create_client
 from app.resources import all_scopes
@@ -63,9 +64,9 @@ CHATGPT_CONNECTOR_CALLBACK_RE = re.compile(
 GRANT_TYPES = ["authorization_code", "refresh_token"]
 NEVER_USED_FOR = timedelta(days=1)
 UNUSED_FOR = timedelta(days=30)
-# Self-registered clients no user has allowed yet, at most: past it, registrations and new
-# metadata documents wait until unused ones expire. Many addresses (an IPv6 network) get
-# past the limits per address; this bounds the table whatever they do.
+# Self-registered clients no user has allowed yet, at most: past it, the oldest of them make
+# room for each new one. Many networks get past the limits per network; this bounds the table
+# whatever they do.
 UNUSED_MAX = 1000
 
 
@@ -80,7 +81,9 @@ def _loopback_allowed() -> bool:
 def redirect_uri_allowed(uri: str) -> bool:
     """Whether a client may register itself with this redirect URI."""
     mode = registration_mode()
-    if mode == "off" or not isinstance(uri, str):
+    if mode == "off" or not isinstance(uri, str) or not is_redirect_uri(uri):
+        # The metadata documents' character rules, for registrations too: no spaces, quotes,
+        # line breaks or non-ASCII hosts that would read as another URI.
         return False
     try:
         check_redirect_uri(uri)
@@ -101,7 +104,10 @@ def _refused_redirect_uris_message() -> str:
             f"This server registers clients with {allowed} redirect URIs only "
             "(CLIENT_REGISTRATION=chatgpt); ask its operator for a client ID."
         )
-    return "Redirect URIs must be https, or http on a loopback address, without a fragment."
+    return (
+        "Redirect URIs must be https, or http on a loopback address, without a fragment, "
+        "in RFC 3986 characters (an internationalised host in its xn-- form)."
+    )
 
 
 def check_redirect_uris(uris: object) -> list[str]:
@@ -228,28 +234,32 @@ class ClientRegistrationEndpoint(BaseRegistrationEndpoint):
         }
 
 
-class TooManyUnused(attempts.TooManyAttempts):
-    def __str__(self) -> str:
-        return (
-            "Too many clients have registered themselves and not been used yet; "
-            "please try again tomorrow."
-        )
-
-
 def make_room(action: str) -> None:
     """Before a client registers itself (`action`, an attempts action): count the attempt
-    against its address, delete unused clients, and refuse if too many are still unused.
+    against its address's network, delete unused clients, and, at UNUSED_MAX clients no user
+    has allowed yet, the oldest of them: a flood of registrations pushes out older unused ones,
+    and never keeps a new client (ChatGPT's, say) from registering.
 
     Raises attempts.TooManyAttempts."""
     attempts.record(action)
     prune_unused_clients()
+    never_allowed = (OAuthClient.origin != CREATED, OAuthClient.last_used_at.is_(None))
     unused = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(OAuthClient)
-        .where(OAuthClient.origin != CREATED, OAuthClient.last_used_at.is_(None))
+        sa.select(sa.func.count()).select_from(OAuthClient).where(*never_allowed)
     )
     if unused >= UNUSED_MAX:
-        raise TooManyUnused(int(NEVER_USED_FOR.total_seconds()))
+        oldest = (
+            sa.select(OAuthClient.id)
+            .where(*never_allowed)
+            .order_by(OAuthClient.created_at, OAuthClient.id)
+            .limit(unused - UNUSED_MAX + 1)
+        )
+        # Their codes and consents go with them (ON DELETE CASCADE); none has a grant, which
+        # only a user's allowing makes.
+        db.session.execute(
+            sa.delete(OAuthClient).where(OAuthClient.id.in_(oldest.scalar_subquery()))
+        )
+        db.session.commit()
 
 
 def prune_unused_clients() -> int:

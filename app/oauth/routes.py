@@ -23,6 +23,7 @@ from app.extensions import db, no_csrf, protect_forms
 from app.login_session import session_user
 from app.models import Consent, OAuthClient, utcnow
 from app.models.oauth import CHATGPT_CALLBACK_RE, METADATA
+from app.oauth.client_metadata import display_host
 from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.registration import check_still_allowed, registration_mode, trusted_for_errors
 from app.oauth.resources import requested_resource
@@ -39,6 +40,20 @@ QUOTED_PARAMETERS = ("redirect_uri", "response_type", "grant_type")
 
 blp = Blueprint("oauth", __name__)
 protect_forms(blp)
+
+
+@blp.app_template_filter("ascii_uri")
+def ascii_uri(uri: str) -> str:
+    """A URI with its host as display_host writes it, for the pages that list clients."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return ascii(uri)[1:-1]
+    if not parts.netloc:
+        return uri
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + display_host(uri)
+    return ascii(parts._replace(netloc=netloc).geturl())[1:-1]
 
 
 @blp.before_request
@@ -145,8 +160,8 @@ def authorize():
             user=user,
             scopes=_scope_descriptions(scope),
             any_chatgpt=client.any_chatgpt,
-            return_host=urlsplit(redirect_uri).netloc if redirect_uri else None,
-            document_host=urlsplit(client.client_id).netloc if client.origin == METADATA else None,
+            return_host=display_host(redirect_uri) if redirect_uri else None,
+            document_host=display_host(client.client_id) if client.origin == METADATA else None,
         )
 
     if request.form.get("decision") != "allow":

@@ -21,6 +21,11 @@ import sqlalchemy as sa
 # all in use waits for one (pool_timeout), so an instance never holds more than
 # POOL_SIZE x WEB_CONCURRENCY connections against the plan's limit.
 POOL_SIZE = 5
+# SQLite's connections are files this process opens, not a server's slots: past POOL_SIZE the
+# pool opens more for as long as they are needed (and closes them after), so that reads always
+# find one while writes wait, holding theirs, for a lock another process holds. Bounded by the
+# threads of a worker that reach the database at once, and the file descriptors they take.
+SQLITE_OVERFLOW = 60
 
 
 def engine_options(uri: str, timeout: int) -> dict[str, Any]:
@@ -30,7 +35,7 @@ def engine_options(uri: str, timeout: int) -> dict[str, Any]:
         if url.database in (None, "", ":memory:"):
             return {}  # one connection shared in-process; nothing to wait for
         # The busy timeout is set on each connection (app.extensions).
-        return {"pool_size": POOL_SIZE, "max_overflow": 0, "pool_timeout": timeout}
+        return {"pool_size": POOL_SIZE, "max_overflow": SQLITE_OVERFLOW, "pool_timeout": timeout}
     # Added to any options the URL carries (some hosts route by them); connect_args would
     # otherwise replace them.
     statement_timeout = f"-c statement_timeout={timeout * 1000}"

@@ -11,8 +11,6 @@ from flask import current_app
 
 from app.cli import AppGroup
 from app.spec import app_spec, to_yaml
-from gpt_action_lint import lint
-from gpt_action_lint.cli import lint_source, report
 
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
 
@@ -78,4 +76,9 @@ def lint_command(source: str | None, strict: bool) -> None:
     FILE_OR_URL is a JSON or YAML file, - for standard input, or an http(s) URL; by default,
     the spec this app serves. Exits with 1 when there are errors (or, with --strict, warnings).
     """
+    # Imported here, not with the app: the linter and its validators weigh about 40 MB, which a
+    # worker serving requests never needs.
+    from gpt_action_lint import lint
+    from gpt_action_lint.cli import lint_source, report
+
     report(lint(app_spec(current_app)) if source is None else lint_source(source), strict)
