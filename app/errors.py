@@ -297,8 +297,9 @@ def failed_statement(error: SQLAlchemyError, *, committing: bool = False) -> Ref
       be tried again, which a 500 would not say.
     - Failed (500): a bug, logged with its traceback.
 
-    While `committing`, a lost connection leaves the outcome unknown: the database may have
-    committed before it went. That is said (Unsure), never "nothing was changed".
+    While `committing`, a connection lost before the database answered leaves the outcome
+    unknown: it may have committed before it went. That is said (Unsure), never "nothing was
+    changed".
     """
     try:
         db.session.rollback()
@@ -310,7 +311,7 @@ def failed_statement(error: SQLAlchemyError, *, committing: bool = False) -> Ref
     if isinstance(error, DataError):
         log.warning("value refused by the database: %s", error.orig.__class__.__name__)
         return Invalid("A value in the request is out of range.")
-    if committing:
+    if committing and _unanswered(error):
         log.error("commit failed, outcome unknown: %s", _reason(error))
         return Unsure(UNSURE, retry_after=DATABASE_RETRY_AFTER)
     if isinstance(error, PoolTimeout):
@@ -322,6 +323,14 @@ def failed_statement(error: SQLAlchemyError, *, committing: bool = False) -> Ref
     if not isinstance(error, (OperationalError, ProgrammingError)):
         log.error("unhandled error", exc_info=error)
     return Failed(_DEFAULT_MESSAGES[500])
+
+
+def _unanswered(error: SQLAlchemyError) -> bool:
+    """Whether the database never answered the statement: the connection broke first. Only
+    then can a failed commit have been committed: a database that answered with an error
+    (PostgreSQL's, which carries its SQLSTATE, or any of SQLite's, which commits in this
+    process) rolled the transaction back."""
+    return isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", "") is None
 
 
 def _reason(error: SQLAlchemyError) -> str:

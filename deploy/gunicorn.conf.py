@@ -24,15 +24,21 @@ bind = f"0.0.0.0:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 
 # Threads, so that a client that connects and sends nothing, or sends slowly, holds one thread
-# rather than a whole worker. A sync worker waits on such a connection until the worker
-# timeout kills it: two silent connections stopped a two-worker instance for 30 seconds.
-# gunicorn lends each new connection a thread for up to 5 seconds while it waits for the
-# request, and one worker may accept most of a burst, so each has threads enough for 50 idle
-# connections at once (tests/e2e/test_faults.py). Measured with 120 idle connections open:
-# about 60 threads per worker and 1 MB more memory each, and getTodos still answered at once.
-# The database pool, not this number, bounds the connections a worker opens (app/platform/database.py).
+# rather than a whole worker. gunicorn's threaded worker waits 5 seconds for a new connection's
+# first bytes without a thread, but then reads the headers and the body on one thread however
+# slowly they come: a thread per slow client. With a thread for each connection a worker may
+# hold (worker_connections), slow clients cannot take every thread; measured with 500
+# connections sending headers a byte at a time and 10 sending bodies so, on two workers, others
+# were answered within 2 seconds (tests/e2e/test_faults.py), where 64 threads a worker stalled
+# at about 130. Threads are made only as connections need them; a thread waiting on a socket
+# costs about 16 KB. The database pool, not this number, bounds the connections a worker opens
+# (app/platform/database.py), and a request body is read whole before a connection is taken
+# (app/json_body.py), so a slow client holds a thread, never a database connection.
 worker_class = "gthread"
-threads = 64
+threads = 1000
+# Twice the threads, so that as many kept-alive connections can wait, without a thread, for
+# their next request.
+worker_connections = 2000
 
 # A threaded worker tells the master it is alive from its main loop, so this catches a worker
 # that stopped altogether, not a slow call: those are bounded by the app (DATABASE_TIMEOUT).

@@ -108,13 +108,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if record.expires_at <= utcnow():
             return None
         # Claim the code atomically: of two concurrent exchanges (two workers, two instances),
-        # exactly one gets tokens.
+        # exactly one gets tokens. The claim is committed with the tokens (the token endpoint
+        # commits once its answer is made), so an exchange that fails leaves the code unused.
         claimed = db.session.execute(
             sa.update(AuthorizationCode)
             .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
             .values(used_at=utcnow())
         ).rowcount
-        db.session.commit()
         return record if claimed == 1 else None
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -164,7 +164,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             .where(RefreshToken.id == refresh_token.id, RefreshToken.rotated_at.is_(None))
             .values(rotated_at=utcnow())
         )
-        db.session.commit()
 
 
 class UnsupportedTokenType(UnsupportedTokenTypeError):

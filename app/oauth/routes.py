@@ -17,8 +17,10 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, Invali
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.audience import issuer
+from app.errors import failed_statement
 from app.extensions import db, no_csrf, protect_forms
 from app.login_session import session_user
 from app.models import Consent, OAuthClient, utcnow
@@ -187,7 +189,15 @@ def _allowed(user, grant):
 @no_csrf
 @token_endpoint_limited
 def issue_token():
-    return authorization.create_token_response()
+    response = authorization.create_token_response()
+    if response.status_code == 200:
+        # The code's claim, the grant, the tokens and a refresh token's rotation, in one
+        # transaction: the tokens answered are the ones kept, and a failure keeps none.
+        try:
+            db.session.commit()
+        except SQLAlchemyError as error:
+            raise failed_statement(error, committing=True) from None
+    return response
 
 
 @blp.post("/oauth/revoke")

@@ -99,7 +99,7 @@ def _store_token(token: dict, request) -> None:
             "expires_at": now + timedelta(seconds=int(token["expires_in"])),
         },
     )
-    db.session.commit()
+    # Not committed here: the token endpoint commits once its answer is made (routes.py).
 
 
 # Built once; the columns an update sets are the keys of its parameters.
