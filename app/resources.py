@@ -27,8 +27,3 @@ def all_scopes() -> dict[str, str]:
     for resource in RESOURCES:
         scopes.update(resource.scopes)
     return scopes
-
-
-def any_public() -> bool:
-    """Whether some operation serves callers without credentials."""
-    return any(operation.public for _, operation in all_operations())

@@ -74,3 +74,21 @@ def test_answers_say_how_much_of_the_allowance_is_left_across_operations(client,
 def test_with_the_limit_off_answers_carry_no_allowance(client, auth_headers):
     ada = auth_headers()
     assert "X-RateLimit-Limit" not in client.get("/todos", headers=ada).headers
+
+
+def test_retry_after_is_only_where_a_caller_must_wait(app, client, auth_headers):
+    # Retry-After tells a client to wait; on an answer that succeeded it would only slow a
+    # client that honours it.
+    ada = auth_headers()
+    listed = client.get("/todos", headers=ada)
+    called = client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={**auth_headers(via="mcp"), "Accept": "application/json"},
+    )
+    refused = [client.get("/todos", headers=ada) for _ in range(3)][-1]
+
+    assert listed.status_code == 200 and "Retry-After" not in listed.headers
+    assert listed.headers["X-RateLimit-Remaining"] == "2"
+    assert called.status_code == 200 and "Retry-After" not in called.headers
+    assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()

@@ -286,3 +286,23 @@ def test_a_write_lock_held_elsewhere_delays_writes_only(app, database_url, app_s
             assert [t["title"] for t in listed.json["todos"]] == ["before"]
         statuses = {future.result().status_code for future in waiting}
     assert statuses == {503}
+
+
+def test_a_connection_lost_before_the_end_of_a_request_changes_no_answer(app, caplog):
+    """The answer is decided once the view returns: a rollback at the request's end that
+    meets a connection gone dead (a database failover between the last statement and the
+    end of the request) is logged, not turned into a server's error page."""
+
+    @app.get("/_read_then_lose_the_connection")
+    def read_then_lose_the_connection():
+        db.session.execute(sa.text("SELECT 1"))
+        # What a failover leaves behind: the connection the transaction is on, dead.
+        db.session.connection().connection.dbapi_connection.close()
+        return {"read": True}
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/_read_then_lose_the_connection")
+
+    assert response.status_code == 200
+    assert response.json == {"read": True}
+    assert "could not end the request's database session" in caplog.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from importlib.metadata import version
 from concurrent.futures import ThreadPoolExecutor
 
 import marshmallow as ma
@@ -61,6 +62,11 @@ def test_the_handshake_answers_json_with_the_request_id(client, token):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.json["result"]["protocolVersion"] == PROTOCOL
+    # The server says which release it is, from the package's metadata.
+    assert response.json["result"]["serverInfo"] == {
+        "name": "todo-action",
+        "version": version("todo-action"),
+    }
     assert "Mcp-Session-Id" not in response.headers
     assert response.headers["X-Request-ID"] == "abc-123"
 
@@ -320,6 +326,12 @@ def test_a_database_error_in_a_tool_is_a_tool_error_without_the_statement(
     assert result["isError"] is True
     [text] = [c["text"] for c in result["content"]]
     assert text == "The database is unavailable; nothing was changed. Try again shortly."
+    # The API's error envelope, as a REST caller gets it; no driver's words, no SQL.
+    assert result["structuredContent"] == {
+        "code": 503,
+        "status": "Service Unavailable",
+        "message": text,
+    }
     # A missing table is what an unmigrated database looks like: the log says what to run.
     assert "database not migrated: it is at 0001" in caplog.text
     assert "run `flask --app app db upgrade`" in caplog.text
@@ -416,3 +428,72 @@ def test_a_connector_with_static_credentials_is_a_connected_app_disconnect_ends(
     refused = rpc(client, "tools/list", {}, token)
     assert refused.status_code == 401
     assert "resource_metadata=" in refused.headers["WWW-Authenticate"]
+
+
+# What a schema says of a value, which a tool and the spec must say alike.
+SCHEMA_WORDS = (
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "default",
+    "description",
+    "readOnly",
+)
+
+
+def _resolve(spec: dict, node):
+    """A spec schema with its $refs replaced by what they name."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _resolve(spec, spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+        return {key: _resolve(spec, value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve(spec, value) for value in node]
+    return node
+
+
+def _words(schema: dict) -> dict:
+    return {word: schema[word] for word in SCHEMA_WORDS if word in schema}
+
+
+@pytest.mark.parametrize("app_settings", [{"ACTION_AUTH": mode} for mode in ("oauth", "none")])
+def test_every_tool_says_of_its_arguments_and_answer_what_the_spec_says(client, token):
+    """The tools and the spec are made apart, from the same declarations; they must agree on
+    every name, description, argument, required field, enum, pattern and bound."""
+    spec = client.get("/openapi.json").json
+    tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
+    assert set(tools) == {operation.name for _, operation in all_operations()}
+    for _, operation in all_operations():
+        tool = tools[operation.name]
+        published = spec["paths"][spec_path(operation.path)][operation.method.lower()]
+        assert tool["title"] == published["summary"]
+        assert tool["description"] == published.get("description", published["summary"])
+
+        expected, required = {}, set()
+        for parameter in published.get("parameters", ()):
+            described = dict(parameter["schema"])
+            if "description" in parameter:
+                described["description"] = parameter["description"]
+            expected[parameter["name"]] = _words(described)
+            if parameter.get("required"):
+                required.add(parameter["name"])
+        body = published.get("requestBody", {}).get("content", {}).get("application/json")
+        if body:
+            schema = _resolve(spec, body["schema"])
+            expected |= {name: _words(s) for name, s in schema["properties"].items()}
+            required |= set(schema.get("required", ()))
+        properties = tool["inputSchema"]["properties"]
+        assert {name: _words(s) for name, s in properties.items()} == expected, operation.name
+        assert set(tool["inputSchema"].get("required", ())) == required, operation.name
+
+        success = published["responses"][str(operation.status)]
+        answer = success.get("content", {}).get("application/json")
+        if answer:
+            assert tool["outputSchema"] == _resolve(spec, answer["schema"]), operation.name
+        else:
+            assert tool["outputSchema"]["properties"] == {}, operation.name
