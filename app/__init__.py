@@ -101,6 +101,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from app.accounts.cli import users_cli
+    from app.commands import ops_cli
     from app.gptsetup import gpt_setup_command
     from app.keys.cli import keys_cli
     from app.oauth.cli import clients_cli
@@ -111,3 +112,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(gpt_setup_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(ops_cli)
