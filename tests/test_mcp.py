@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
-from importlib.metadata import version
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 
 import marshmallow as ma
 import pytest
@@ -18,7 +18,7 @@ from app.audience import mcp_resource
 from app.extensions import db
 from app.models import OAuthClient
 from app.operations import Resource
-from app.resources import RESOURCES, all_operations
+from app.resources import RESOURCES, all_operations, all_scopes
 from app.todos.models import Todo
 from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
@@ -94,7 +94,7 @@ def test_without_a_token_the_401_names_the_metadata_and_scopes(client):
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith("Bearer ")
     assert f'resource_metadata="{METADATA}"' in challenge
-    assert 'scope="todos:read todos:write"' in challenge
+    assert f'scope="{" ".join(all_scopes())}"' in challenge
 
 
 @pytest.mark.parametrize("bad", ["invalid", "apikey"])
@@ -129,15 +129,16 @@ def test_protected_resource_metadata(client, path):
     doc = client.get(f"/.well-known/oauth-protected-resource{path}").json
     assert doc["resource"] == f"{TEST_PUBLIC_URL}/mcp"
     assert doc["authorization_servers"] == [issuer]
-    assert doc["scopes_supported"] == ["todos:read", "todos:write"]
+    assert doc["scopes_supported"] == list(all_scopes())
     assert doc["bearer_methods_supported"] == ["header"]
 
 
 def test_tools_are_the_declared_operations_as_the_spec_describes_them(client, token):
     spec = client.get("/openapi.json").json
     tools = {t["name"]: t for t in rpc(client, "tools/list", headers=token).json["result"]["tools"]}
-    assert set(tools) == {"list_todos", "add_todo", "get_todo", "update_todo", "delete_todo"}
-    hints = {
+    assert set(tools) == {operation.name for _, operation in all_operations()}
+    # The example's, as ChatGPT should see them; every tool's follow the same rule below.
+    todo_hints = {
         "list_todos": (True, False),
         "get_todo": (True, False),
         "add_todo": (False, False),
@@ -150,11 +151,16 @@ def test_tools_are_the_declared_operations_as_the_spec_describes_them(client, to
         assert tool["title"] == published["summary"]
         assert tool["description"] == published["description"]
         annotations = tool["annotations"]
-        assert (annotations["readOnlyHint"], annotations["destructiveHint"]) == hints[tool["name"]]
+        # Reads are read-only; of the changes, only adding (a POST) destroys nothing.
+        hints = (annotations["readOnlyHint"], annotations["destructiveHint"])
+        assert hints == (not operation.consequential, operation.method not in ("GET", "POST"))
+        assert hints == todo_hints.get(tool["name"], hints)
         assert annotations["openWorldHint"] is False
-        assert tool["_meta"]["securitySchemes"] == [
-            {"type": "oauth2", "scopes": list(operation.scopes)}
-        ]
+        assert tool["_meta"]["securitySchemes"] == (
+            [{"type": "oauth2", "scopes": list(operation.scopes)}]
+            if operation.scopes
+            else [{"type": "noauth"}]
+        )
         parameters = {p["name"] for p in published.get("parameters", ())}
         body = published.get("requestBody", {}).get("content", {}).get("application/json")
         if body:

@@ -15,6 +15,7 @@ from app.attempts import REGISTRATION_ADDRESS_LIMIT
 from app.extensions import db
 from app.models import Consent, OAuthClient, OAuthGrant, utcnow
 from app.oauth.registration import prune_unused_clients
+from app.resources import all_scopes
 from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL, build_app
 from tests.factories import make_client, make_user
@@ -68,7 +69,7 @@ def test_chatgpt_registers_a_public_client_for_its_connector(app, client):
     assert body["grant_types"] == ["authorization_code", "refresh_token"]
     assert body["response_types"] == ["code"]
     assert body["client_name"] == "ChatGPT"
-    assert set(body["scope"].split()) == {"todos:read", "todos:write"}
+    assert set(body["scope"].split()) == set(all_scopes())
     (stored,) = clients_in_db(app)
     assert stored.client_id == body["client_id"]
     assert stored.is_public and stored.origin == "registered"

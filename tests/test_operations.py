@@ -89,11 +89,11 @@ def look_up_echo(caller: User, *, word: str) -> dict:
     return {"word": word, "owner": caller.email}
 
 
-@pytest.fixture
-def app_settings(monkeypatch) -> dict:
+@pytest.fixture(params=["oauth"])
+def app_settings(request, monkeypatch) -> dict:
     # Set before the app is built, which reads the resources; undone after it is torn down.
     monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, echoes))
-    return {"ACTION_AUTH": "oauth"}
+    return {"ACTION_AUTH": request.param}
 
 
 @pytest.fixture
@@ -101,16 +101,63 @@ def token(app, auth_headers) -> dict[str, str]:
     return auth_headers("echoes:use", email="echo@example.com", via="token")
 
 
-def test_an_operation_without_scopes_is_published_and_served_without_credentials(client):
-    # Without a credential there is no user: the work function decides what that means.
+@pytest.mark.parametrize("app_settings", ["oauth", "apikey", "none"], indirect=True)
+def test_an_operation_without_scopes_is_published_and_served_without_credentials(
+    client, app_settings
+):
     operation = client.get("/openapi.json").json["paths"]["/echoes/open"]["get"]
 
     assert operation["operationId"] == "openEcho"
-    assert operation["security"] == []
     assert {"401", "403"}.isdisjoint(operation["responses"])
     answer = client.get("/echoes/open")
     assert answer.status_code == 200
-    assert answer.json == {"word": "hello", "owner": None}
+    if app_settings["ACTION_AUTH"] == "none":
+        # No security at all in the spec, and every caller the shared demo user.
+        assert "security" not in operation
+        assert answer.json == {"word": "hello", "owner": "demo@todo-action.invalid"}
+    else:
+        # Without a credential there is no user: the work function decides what that means.
+        assert operation["security"] == []
+        assert answer.json == {"word": "hello", "owner": None}
+
+
+MCP_HEADERS = {"Accept": "application/json", "MCP-Protocol-Version": "2025-06-18"}
+CLIENT = {"name": "test", "version": "1"}
+
+
+def rpc(client, method: str, params: dict | None = None, headers: dict | None = None):
+    message = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        message["params"] = params
+    return client.post("/mcp", json=message, headers={**MCP_HEADERS, **(headers or {})})
+
+
+def test_with_a_public_operation_mcp_serves_callers_without_a_token(client):
+    """As ChatGPT's apps with mixed auth expect: a client without a token initializes, lists
+    the tools and calls the public ones; a protected one answers with the sign-in challenge
+    as a tool error, from which ChatGPT offers to sign in."""
+    handshake = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": CLIENT}
+    assert rpc(client, "initialize", handshake).status_code == 200
+    listed = rpc(client, "tools/list")
+    assert listed.status_code == 200
+    tools = {t["name"]: t for t in listed.json["result"]["tools"]}
+    assert tools["open_echo"]["_meta"]["securitySchemes"] == [{"type": "noauth"}]
+    assert tools["add_echo"]["_meta"]["securitySchemes"][0]["type"] == "oauth2"
+
+    opened = rpc(client, "tools/call", {"name": "open_echo", "arguments": {}}).json["result"]
+    assert opened["structuredContent"] == {"word": "hello", "owner": None}
+
+    refused = rpc(client, "tools/call", {"name": "add_echo", "arguments": {"word": "hi"}})
+    result = refused.json["result"]
+    assert result["isError"] is True
+    assert result["structuredContent"]["code"] == 401
+    [challenge] = result["_meta"]["mcp/www_authenticate"]
+    assert 'resource_metadata="https://todo-action.test/.well-known/oauth-protected-resource' in (
+        challenge
+    )
+    assert 'scope="echoes:use"' in challenge
+    # Discovery goes on working for the sign-in that follows.
+    assert client.get("/.well-known/oauth-protected-resource/mcp").status_code == 200
 
 
 def test_a_declared_operation_carries_its_flag_scopes_and_errors_into_the_spec(client):

@@ -14,11 +14,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from app.audience import mcp_resource
+from app.resources import all_operations
 from tests.e2e.chatgpt import server_database
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 from tests.factories import make_token, make_user
 
-TOOLS = {"list_todos", "get_todo", "add_todo", "update_todo", "delete_todo"}
 MODES = ["auto", "legacy"]
 
 
@@ -61,12 +61,14 @@ def test_every_tool_over_mcp_on_the_same_data_as_the_api(oauth_server, mode):
         assert (client.session.protocol_version == "2026-07-28") == (mode == "auto")
         listed = await client.list_tools()
         tools = {tool.name: tool for tool in listed.tools}
-        assert set(tools) == TOOLS
-        for tool in tools.values():
+        assert set(tools) == {operation.name for _, operation in all_operations()}
+        for _, operation in all_operations():
+            tool = tools[operation.name]
             hints = tool.annotations
             assert None not in (hints.read_only_hint, hints.destructive_hint, hints.open_world_hint)
             assert tool.output_schema["type"] == "object"
-            assert tool.meta["securitySchemes"][0]["type"] == "oauth2"
+            expected = "oauth2" if operation.scopes else "noauth"
+            assert tool.meta["securitySchemes"][0]["type"] == expected
         assert tools["list_todos"].annotations.read_only_hint is True
         assert tools["delete_todo"].annotations.destructive_hint is True
 

@@ -17,6 +17,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
 
+from app.resources import all_scopes
 from tests.e2e.chatgpt import OAuthClientCredentials, server_database
 from tests.e2e.conftest import E2E_PUBLIC_URL, Server
 from tests.e2e.mcp_peer import CONNECTOR_CALLBACK, MCP_URL, Router, Storage, User
@@ -77,7 +78,7 @@ def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(oau
     assert query["code_challenge_method"] == "S256"
     assert query["resource"] == MCP_URL
     assert query["redirect_uri"] == CONNECTOR_CALLBACK
-    assert set(query["scope"].split()) == {"todos:read", "todos:write"}
+    assert set(query["scope"].split()) == set(all_scopes())
     assert user.callback["iss"] == E2E_PUBLIC_URL
 
     assert {"list_todos", "add_todo", "get_todo", "update_todo", "delete_todo"} <= tools
