@@ -66,7 +66,7 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, init_db, migrate
     from app.json_schema import OPENAPI_VERSION
     from app.oauth import server as oauth_server
-    from app.spec import API_TITLE, API_VERSION
+    from app.spec import API_VERSION
 
     init_db(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
@@ -76,7 +76,8 @@ def register_extensions(app: Flask) -> None:
     # One Api per app: it holds the app's spec, and tests build many apps in one process.
     # app/web serves the spec, made into an action spec by app/spec; flask-smorest's own copy
     # is not served.
-    spec = {"title": API_TITLE, "version": API_VERSION, "openapi_version": OPENAPI_VERSION}
+    title = app.config["APP_TITLE"]
+    spec = {"title": title, "version": API_VERSION, "openapi_version": OPENAPI_VERSION}
     app.extensions["todo_action_api"] = Api(app, spec_kwargs=spec)
 
 
@@ -90,7 +91,7 @@ def register_blueprints(app: Flask) -> None:
     # Pages and protocol endpoints: kept out of the spec.
     for module in (web, accounts, oauth, mcp, admin):
         app.register_blueprint(module.blp)
-    app.register_blueprint(web.swagger_ui())
+    app.register_blueprint(web.swagger_ui(app.config["APP_TITLE"]))
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -7,9 +7,13 @@ app with any settings and an import never fails for a missing variable.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,11 +52,37 @@ SESSION_IDLE_MINUTES_MIN = 5
 # answer within the 30 seconds Heroku's router waits for it.
 MAX_DATABASE_TIMEOUT = 12
 
-INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = REPO_ROOT / "instance"
+
+
+@functools.cache
+def project() -> tuple[str, str]:
+    """This project's name and version as pyproject.toml declares them (for an install without
+    its sources, its package metadata): the name the app goes by in its CLI, its cookies, its
+    MCP server, its realm and its files. Renaming the project is changing it there."""
+    path = REPO_ROOT / "pyproject.toml"
+    if path.is_file():
+        with path.open("rb") as file:
+            declared = tomllib.load(file)["project"]
+        return declared["name"], declared["version"]
+    name = packages_distributions()["app"][0]
+    return name, version(name)
+
+
+def slug() -> str:
+    """The project's name as an identifier (cookie names): todo-action is todo_action."""
+    return re.sub(r"\W+", "_", project()[0]).strip("_")
+
 
 # (environment variable, default, description): the README table and .env.example list these.
 SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("APP_ENV", "production", "production | development | testing"),
+    (
+        "APP_TITLE",
+        "TODO Action",
+        "The name people see: page titles, the spec's title, the MCP server's title",
+    ),
     ("DATABASE_URL", None, "SQLAlchemy URL; postgres:// is accepted. Default: instance/ SQLite"),
     (
         "DATABASE_TIMEOUT",
@@ -98,7 +128,7 @@ class SetupError(click.ClickException):
     """
 
     def show(self, file=None) -> None:
-        click.echo(f"todo-action: {self.format_message()}", file=file, err=file is None)
+        click.echo(f"{project()[0]}: {self.format_message()}", file=file, err=file is None)
 
 
 class ConfigError(SetupError, ValueError):
@@ -148,7 +178,7 @@ def _rate_limit(name: str, value: str) -> str | None:
 def database_uri(url: str | None) -> str:
     """Map a PaaS DATABASE_URL onto the driver this project installs (psycopg 3)."""
     if not url:
-        return f"sqlite:///{INSTANCE_DIR / 'todo-action.sqlite3'}"
+        return f"sqlite:///{INSTANCE_DIR / (project()[0] + '.sqlite3')}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -256,8 +286,12 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         for origin in (get("CLIENT_METADATA_TRUSTED_ORIGINS") or "").split()
     ]
 
+    name, package_version = project()
     return {
         "APP_ENV": app_env,
+        "APP_NAME": name,
+        "APP_VERSION": package_version,
+        "APP_TITLE": get("APP_TITLE").strip(),
         "DEBUG": False,
         "TESTING": app_env == "testing",
         "SECRET_KEY": secret_key,
@@ -297,7 +331,7 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
-        "SESSION_COOKIE_NAME": "todo_action_session",
+        "SESSION_COOKIE_NAME": f"{slug()}_session",
         # CSRF is checked on the forms only (app.extensions.protect_forms), for as long as
         # the session lasts rather than a fixed time.
         "WTF_CSRF_CHECK_DEFAULT": False,

@@ -53,7 +53,6 @@ from app.secrets_util import digest
 
 log = logging.getLogger(__name__)
 
-REALM = "todo-action"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 # last_used_at is a hint for the account page, not an audit log: one write a minute at most.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -191,14 +190,15 @@ class Audience:
     def make_protector(self) -> ResourceProtector:
         protector = ApiProtector()
         # The first validator registered names the scheme of the 401's challenge.
-        protector.register_token_validator(AccessTokenValidator(lambda: None, realm=REALM))
-        protector.register_token_validator(ApiKeyValidator(realm=REALM))
-        protector.register_token_validator(BasicApiKeyValidator(realm=REALM))
+        protector.register_token_validator(AccessTokenValidator(lambda: None))
+        protector.register_token_validator(ApiKeyValidator())
+        protector.register_token_validator(BasicApiKeyValidator())
         return protector
 
     def challenge(self, scopes: Iterable[str], error: str | None = None, description="") -> str:
         """A WWW-Authenticate value (RFC 6750 section 3) for a refusal."""
-        params = [f'realm="{REALM}"']
+        # The realm is the project's name (app/config.py).
+        params = [f'realm="{current_app.config["APP_NAME"]}"']
         if error:
             params.append(f'error="{error}"')
         if error and description:
@@ -236,7 +236,7 @@ class McpAudience(Audience):
 
     def make_protector(self) -> ResourceProtector:
         protector = ResourceProtector()
-        protector.register_token_validator(AccessTokenValidator(mcp_resource, realm=REALM))
+        protector.register_token_validator(AccessTokenValidator(mcp_resource))
         return protector
 
     def challenge(self, scopes: Iterable[str], error: str | None = None, description="") -> str:

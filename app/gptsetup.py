@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.cli import AppCommand
-from app.config import privacy_placeholder_warning
+from app.config import privacy_placeholder_warning, project
 from app.models import OAuthClient
 from app.models.oauth import CREATED
 from app.resources import all_scopes
@@ -280,4 +280,4 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
     )
     # On stderr, so that --json output stays one JSON object.
     if warning := privacy_placeholder_warning(current_app.config):
-        click.echo(f"todo-action: warning: {warning}", err=True)
+        click.echo(f"{project()[0]}: warning: {warning}", err=True)

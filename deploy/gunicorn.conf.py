@@ -106,7 +106,7 @@ def on_starting(server):
     Without this, each worker would fail while importing the app and gunicorn would print a
     traceback per worker and a generic "Worker failed to boot".
     """
-    from app.config import ConfigError, load_config, privacy_placeholder_warning
+    from app.config import ConfigError, load_config, privacy_placeholder_warning, project
 
     try:
         config = load_config(os.environ)
@@ -114,7 +114,7 @@ def on_starting(server):
         error.show()
         sys.exit(1)
     if config["APP_ENV"] == "production" and (warning := privacy_placeholder_warning(config)):
-        server.log.warning("todo-action: %s", warning)
+        server.log.warning("%s: %s", project()[0], warning)
 
 
 def post_worker_init(worker):

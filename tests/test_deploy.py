@@ -121,11 +121,10 @@ def gunicorn_conf_reads() -> set[str]:
     return set(re.findall(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z0-9_]+)[\"']", source))
 
 
-def readme_deploy_section(platform: str) -> str:
-    text = (REPO_ROOT / "README.md").read_text()
-    deploy = text.split("\n## Deploy\n", 1)[1]
-    match = re.search(rf"^### {platform}\b.*?(?=^### |\Z)", deploy, re.MULTILINE | re.DOTALL)
-    assert match, f"README's Deploy section has no ### {platform} subsection"
+def deploy_doc_section(platform: str) -> str:
+    text = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    match = re.search(rf"^## {platform}\b.*?(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"docs/deploy.md has no ## {platform} section"
     return match.group(0)
 
 
@@ -231,8 +230,8 @@ def test_heroku_declares_what_production_needs():
 
 def test_fly_declares_what_production_needs():
     env = dict(fly()["env"]) | {"FLY_APP_NAME": fly()["app"]}
-    # Fly keeps secrets out of fly.toml; the README says how to set them.
-    section = readme_deploy_section("Fly")
+    # Fly keeps secrets out of fly.toml; docs/deploy.md says how to set them.
+    section = deploy_doc_section("Fly")
     for name in ("SECRET_KEY", "DATABASE_URL"):
         assert name in section
     env |= {"SECRET_KEY": _generated_secret(), "DATABASE_URL": "postgres://u:p@x.flycast:5432/d"}
@@ -241,15 +240,15 @@ def test_fly_declares_what_production_needs():
 
 
 @pytest.mark.parametrize("platform", ["Railway", "Docker"])
-def test_readme_tells_what_to_set_where_no_file_can(platform):
-    section = readme_deploy_section(platform)
+def test_the_deploy_doc_tells_what_to_set_where_no_file_can(platform):
+    section = deploy_doc_section(platform)
     for name in ("SECRET_KEY", "DATABASE_URL", "PUBLIC_URL"):
-        assert name in section, f"README's {platform} section does not mention {name}"
+        assert name in section, f"docs/deploy.md's {platform} section does not mention {name}"
 
 
 @pytest.mark.parametrize("platform", ["Heroku", "Render", "Fly", "Railway", "Docker"])
-def test_readme_explains_each_platform_with_its_health_check(platform):
-    assert "/healthz" in readme_deploy_section(platform)
+def test_the_deploy_doc_explains_each_platform_with_its_health_check(platform):
+    assert "/healthz" in deploy_doc_section(platform)
 
 
 # --- one way to start, one way to migrate, one health check --------------------------------------

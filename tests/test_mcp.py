@@ -62,10 +62,11 @@ def test_the_handshake_answers_json_with_the_request_id(client, token):
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.json["result"]["protocolVersion"] == PROTOCOL
-    # The server says which release it is, from the package's metadata.
+    # The server says which release it is, as pyproject.toml declares it, and its title.
     assert response.json["result"]["serverInfo"] == {
         "name": "todo-action",
         "version": version("todo-action"),
+        "title": "TODO Action",
     }
     assert "Mcp-Session-Id" not in response.headers
     assert response.headers["X-Request-ID"] == "abc-123"

@@ -200,7 +200,7 @@ def disconnect_app(client_pk: int):
 @login_required
 def export_data():
     data = service.export_data(session_user())
-    filename = f"todo-action-export-{utcnow():%Y-%m-%d}.json"
+    filename = f"{current_app.config['APP_NAME']}-export-{utcnow():%Y-%m-%d}.json"
     return current_app.response_class(
         json.dumps(data, indent=2, ensure_ascii=False) + "\n",
         mimetype="application/json",

@@ -54,6 +54,6 @@ def protected_resource_metadata() -> Response:
         authorization_servers=[issuer()],
         scopes_supported=list(all_scopes()),
         bearer_methods_supported=["header"],
-        resource_name="todo-action",
+        resource_name=current_app.config["APP_TITLE"],
         resource_documentation=f"{current_app.config['PUBLIC_URL']}/docs/",
     )

@@ -11,7 +11,6 @@ no call holds a connection open.
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g
@@ -24,7 +23,6 @@ from mcp.shared.exceptions import MCPError
 from app.mcp import tools as tools_module
 from app.platform import asgi
 
-NAME = "todo-action"
 CALLER = "mcp_caller"  # the key in flask.g where the view leaves the caller for the tools
 
 
@@ -74,8 +72,10 @@ def _build(app: Flask) -> Server:
         return tools_module.call(tool, g.get(CALLER), params.arguments or {})
 
     return Server(
-        NAME,
-        version=version("todo-action"),
+        # The project's name and version (pyproject.toml), and the title people see.
+        app.config["APP_NAME"],
+        version=app.config["APP_VERSION"],
+        title=app.config["APP_TITLE"],
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )

@@ -53,7 +53,6 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_SEGMENTS = {".", "..", "%2e", "%2e%2e", ".%2e", "%2e."}
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}  # as urlsplit gives hostname
 SHARED_SECRET_METHODS = {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
-_USER_AGENT = "todo-action (OAuth client metadata)"
 
 
 class ClientMetadataError(Exception):
@@ -118,6 +117,7 @@ def fetch_client_metadata(
     trusted_origins: Collection[str] = (),
     now: datetime | None = None,
     timeout: float = FETCH_TIMEOUT,
+    user_agent: str = "OAuth client metadata",
 ) -> ClientMetadata:
     """The validated metadata document at `url`; ClientMetadataError on any failure.
     `now` (UTC-aware, default the current time) is when the document counts as fetched."""
@@ -129,7 +129,7 @@ def fetch_client_metadata(
             trusted=url_origin(url) in trusted,
             timeout=timeout,
             max_bytes=MAX_DOCUMENT_BYTES,
-            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            headers={"Accept": "application/json", "User-Agent": user_agent},
         )
     except safe_fetch.FetchRefused as refused:
         raise ClientMetadataError(_refusal(refused)) from None

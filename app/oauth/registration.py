@@ -338,7 +338,9 @@ def metadata_client(url: str) -> OAuthClient | None:
         raise InvalidClientError(description=str(error)) from None
     try:
         document = fetch_client_metadata(
-            url, trusted_origins=current_app.config["CLIENT_METADATA_TRUSTED_ORIGINS"]
+            url,
+            trusted_origins=current_app.config["CLIENT_METADATA_TRUSTED_ORIGINS"],
+            user_agent=f"{current_app.config['APP_NAME']} (OAuth client metadata)",
         )
     except ClientMetadataError as error:
         raise InvalidClientError(

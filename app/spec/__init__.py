@@ -25,7 +25,7 @@ from flask import Flask, current_app
 
 from app.resources import all_operations, all_scopes
 
-API_TITLE = "TODO Action"
+# The API's contract version, not the package's: it changes when an operation does.
 API_VERSION = "1.0.0"
 API_DESCRIPTION = (
     "Keeps the user's TODO list: list, add, change, complete and delete todos. "
@@ -75,7 +75,11 @@ def build_spec(base: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str
     """Post-process flask-smorest's document for the given settings (see module docstring)."""
     doc = copy.deepcopy(dict(base))
     doc["openapi"] = "3.1.0"
-    doc["info"] = {"title": API_TITLE, "description": API_DESCRIPTION, "version": API_VERSION}
+    doc["info"] = {
+        "title": settings["APP_TITLE"],
+        "description": API_DESCRIPTION,
+        "version": API_VERSION,
+    }
     doc["servers"] = [{"url": settings["PUBLIC_URL"]}]
     scheme = security_scheme(settings)
     scheme_name = SECURITY_SCHEME_NAME.get(settings["ACTION_AUTH"])

@@ -10,12 +10,13 @@ import click
 from flask import current_app
 
 from app.cli import AppGroup
+from app.config import project
 from app.spec import app_spec, to_yaml
 
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
 
 CANONICAL_PATH = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
-CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": "https://todo-action.example.com"}
+CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": f"https://{project()[0]}.example.com"}
 
 
 def dump(doc: dict, fmt: str) -> str:

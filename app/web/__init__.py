@@ -60,7 +60,7 @@ def openapi_yaml():
     return Response(app_spec_text("yaml"), mimetype="application/yaml")
 
 
-def swagger_ui() -> Blueprint:
+def swagger_ui(title: str) -> Blueprint:
     """Swagger UI at /docs/, reading the served spec, with its scripts and styles from the
     installed flask-swagger-ui package rather than a CDN the Content-Security-Policy would
     refuse. The page itself is app/templates/index.template.html, which takes the place of
@@ -69,7 +69,7 @@ def swagger_ui() -> Blueprint:
         "/docs",
         "/openapi.json",
         config={
-            "app_name": "API docs · TODO Action",
+            "app_name": f"API docs · {title}",
             # No top bar: its box fetches any URL typed into it, which the policy refuses.
             "layout": "BaseLayout",
             "deepLinking": True,
