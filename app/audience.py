@@ -12,9 +12,12 @@ resource it sends, and this server tells its resources apart by path alone.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import current_app
+
+from app.platform.safe_fetch import is_public_address
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MCP_PATH = "/mcp"
@@ -53,3 +56,31 @@ def mcp_resource() -> str:
 
 def known_resources() -> tuple[str, ...]:
     return (mcp_resource(),)
+
+
+# Names no public DNS answers for (RFC 2606, RFC 6761, RFC 6762, RFC 8375, ICANN's .internal).
+PRIVATE_SUFFIXES = (
+    ".localhost",
+    ".local",
+    ".internal",
+    ".test",
+    ".example",
+    ".invalid",
+    ".home.arpa",
+    ".lan",
+)
+
+
+def reachable_by_chatgpt(url: str) -> bool:
+    """Whether ChatGPT could call `url`: https, on a name or address of the public internet.
+    Judged from the URL alone; DNS is not asked, so a public name that is not set up yet
+    passes."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme != "https" or not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host and not any(host.endswith(suffix) for suffix in PRIVATE_SUFFIXES)
+    return is_public_address(host)

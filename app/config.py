@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
+from flask.cli import NoAppException
 
 APP_ENVS = ("production", "development", "testing")
 AUTH_MODES = ("oauth", "apikey", "none")
@@ -119,13 +120,17 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
 )
 
 
-class SetupError(click.ClickException):
+class SetupError(NoAppException):
     """What the operator must fix before the app can work, said in one line.
 
-    A ClickException, so that `flask --app app ...`, whose loading calls create_app, prints
-    the line and exits 1 where any other exception would be a traceback. gunicorn's
-    on_starting prints the same line.
+    Flask's NoAppException, a ClickException: `flask --app app ...`, whose loading calls
+    create_app, prints the line and exits 1 where any other exception would be a traceback,
+    and `flask --app app --help` prints it above the commands instead of a traceback.
+    gunicorn's on_starting prints the same line.
     """
+
+    # NoAppException is a usage error (2); a setting to fix is not a mistyped command.
+    exit_code = 1
 
     def show(self, file=None) -> None:
         click.echo(f"{project()[0]}: {self.format_message()}", file=file, err=file is None)

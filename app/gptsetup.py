@@ -7,13 +7,16 @@ Shared by `flask --app app gpt-setup` and the admin /setup page, so both always 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.audience import reachable_by_chatgpt
 from app.cli import AppCommand
 from app.config import privacy_placeholder_warning, project
 from app.models import OAuthClient
@@ -41,6 +44,22 @@ CONNECTOR_CALLBACK = "https://chatgpt.com/connector/oauth/XXXXXXXX"
 LEGACY_CONNECTOR_CALLBACK = "https://chatgpt.com/connector_platform_oauth_redirect"
 
 
+def setup_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What would make the values below fail in ChatGPT, each in one line with what to do."""
+    warnings = []
+    url = config["PUBLIC_URL"]
+    if not reachable_by_chatgpt(url):
+        warnings.append(
+            f"PUBLIC_URL is {url}, which ChatGPT cannot reach: it calls only https URLs on the "
+            "public internet, so it would refuse these values. Deploy the app (docs/deploy.md) "
+            "and set PUBLIC_URL to its https URL, or, to try it from this machine, run an https "
+            "tunnel to it and set PUBLIC_URL to the tunnel's URL"
+        )
+    if privacy := privacy_placeholder_warning(config):
+        warnings.append(privacy)
+    return warnings
+
+
 @dataclass
 class SetupGuide:
     mode: str
@@ -51,10 +70,12 @@ class SetupGuide:
     mcp_fields: list[tuple[str, str]] = field(default_factory=list)
     mcp_steps: list[str] = field(default_factory=list)
     mcp_test_chat: str = MCP_TEST_CHAT
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "mode": self.mode,
+            "warnings": self.warnings,
             "fields": [{"field": name, "value": value} for name, value in self.fields],
             "steps": self.steps,
             "instructions": self.instructions,
@@ -72,7 +93,7 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
     base = config["PUBLIC_URL"]
     host = urlsplit(base).hostname
     mode = config["ACTION_AUTH"]
-    result = SetupGuide(mode=mode)
+    result = SetupGuide(mode=mode, warnings=setup_warnings(config))
     add = result.fields.append
 
     add(("Schema: Import from URL", f"{base}/openapi.json"))
@@ -278,6 +299,6 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
         json.dumps(result.as_dict(), ensure_ascii=False) if as_json else render_text(result),
         nl=as_json,
     )
-    # On stderr, so that --json output stays one JSON object.
-    if warning := privacy_placeholder_warning(current_app.config):
+    # On stderr, so that --json output stays one JSON object (which has them too).
+    for warning in result.warnings:
         click.echo(f"{project()[0]}: warning: {warning}", err=True)

@@ -19,7 +19,8 @@ from tests.e2e.conftest import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")
-PUBLIC_URL = "https://todo-action-cli.test"
+# A name on the public internet, so that gpt-setup has nothing to warn about it.
+PUBLIC_URL = "https://todo.example.com"
 CANNOT_REACH = "cannot reach the database at "
 NOT_MIGRATED = "the database is not migrated: run flask --app app db upgrade"
 # What `users create --password-stdin` reads.
@@ -94,6 +95,26 @@ def test_a_bad_setting_ends_every_command_with_one_line(command, bad, empty_sqli
     settings, says = BAD_SETTINGS[bad]
     line = one_line(flask(*command, DATABASE_URL=empty_sqlite, **settings))
     assert says in line
+
+
+def command_names(help_text: str) -> set[str]:
+    listing = help_text.split("Commands:\n", 1)[1]
+    return {line.split()[0] for line in listing.splitlines() if line.startswith("  ")}
+
+
+def test_help_lists_every_command_whatever_the_settings(empty_sqlite):
+    good = flask("--help", DATABASE_URL=empty_sqlite)
+    assert good.returncode == 0 and good.stderr == "", good.stderr
+    commands = command_names(good.stdout)
+    assert {"users", "clients", "keys", "gpt-setup", "spec", "ops", "urls", "db"} <= commands
+
+    for settings, says in BAD_SETTINGS.values():
+        result = flask("--help", DATABASE_URL=empty_sqlite, **settings)
+        assert result.returncode == 0
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("Error: ") and says in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert command_names(result.stdout) == commands
 
 
 @pytest.mark.parametrize(
@@ -183,3 +204,30 @@ def test_gpt_setup_warns_while_the_privacy_contact_is_a_placeholder(database_url
     )
     assert both_set.returncode == 0
     assert both_set.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "command", [("gpt-setup",), ("gpt-setup", "--json"), ("urls",)], ids=" ".join
+)
+def test_setup_says_when_chatgpt_cannot_reach_public_url(command, database_url):
+    development = {"APP_ENV": "development", "PUBLIC_URL": None, "PORT": "8000"}
+    contact = {"OPERATOR_NAME": "Ada Lovelace Ltd", "CONTACT_EMAIL": "privacy@ada.example"}
+    result = flask(*command, DATABASE_URL=database_url, **development, **contact)
+    assert result.returncode == 0, result.stderr
+    said = result.stdout + result.stderr
+    assert "http://127.0.0.1:8000" in said
+    if command == ("urls",):
+        assert "ChatGPT needs PUBLIC_URL to be a public https URL" in result.stdout
+    else:
+        assert result.stderr.splitlines() == [
+            "todo-action: warning: PUBLIC_URL is http://127.0.0.1:8000, which ChatGPT cannot "
+            "reach: it calls only https URLs on the public internet, so it would refuse these "
+            "values. Deploy the app (docs/deploy.md) and set PUBLIC_URL to its https URL, or, "
+            "to try it from this machine, run an https tunnel to it and set PUBLIC_URL to the "
+            "tunnel's URL"
+        ]
+
+    public = flask(*command, DATABASE_URL=database_url, **contact)
+    assert public.returncode == 0, public.stderr
+    assert public.stderr == ""
+    assert "ChatGPT needs PUBLIC_URL" not in public.stdout

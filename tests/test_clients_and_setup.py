@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import pytest
 import sqlalchemy as sa
 
+from app.audience import reachable_by_chatgpt
 from app.extensions import db
 from app.models import OAuthClient
 from app.resources import all_scopes
@@ -326,3 +328,41 @@ def test_the_admin_page_allows_chatgpts_connector_callbacks(app, chatgpt):
     assert set(callbacks) <= set(_client(app, client_id).redirect_uris)
     listing = admin.get("/admin").text
     assert all(callback in listing for callback in callbacks)
+
+
+@pytest.mark.parametrize(
+    ("url", "reachable"),
+    [
+        ("https://todo.example.com", True),
+        ("https://203.0.113.9", False),  # documentation range, not the internet's
+        ("https://8.8.8.8", True),
+        ("http://todo.example.com", False),
+        ("http://127.0.0.1:8000", False),
+        ("https://localhost:8443", False),
+        ("https://[::1]", False),
+        ("https://10.0.0.5", False),
+        ("https://todo.local", False),
+        ("https://todo-action.test", False),
+        ("https://nas.home.arpa", False),
+        ("https://intranet", False),
+    ],
+)
+def test_reachable_by_chatgpt_means_https_on_the_public_internet(url, reachable):
+    assert reachable_by_chatgpt(url) is reachable
+
+
+def test_setup_page_says_when_chatgpt_cannot_reach_public_url(app):
+    page = _admin_browser(app).get("/setup")
+    warning = re.search(
+        r'<p class="flash warning" role="alert">([^<]*PUBLIC_URL[^<]*)</p>', page.text
+    )
+    assert warning, page.text
+    assert "https://todo-action.test, which ChatGPT cannot reach" in warning.group(1)
+    assert "tunnel" in warning.group(1)
+
+
+@pytest.mark.parametrize("app_settings", [{"PUBLIC_URL": "https://todo.example.com"}])
+def test_setup_page_has_no_warning_for_a_public_https_url(app):
+    page = _admin_browser(app).get("/setup")
+    assert "https://todo.example.com/openapi.json" in page.text
+    assert "cannot reach" not in page.text

@@ -6,9 +6,11 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, ur
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from app import resources
+from app.audience import reachable_by_chatgpt
 from app.cli import AppCommand
 from app.extensions import db
 from app.platform.health import DatabaseProbe
+from app.shell import flask_command
 from app.spec import app_spec_text
 
 blp = Blueprint("web", __name__, cli_group=None)
@@ -104,3 +106,8 @@ def print_urls() -> None:
     click.echo(f"Spec (Import from URL):  {links['spec']}")
     click.echo(f"API docs:                {links['docs']}")
     click.echo(f"Privacy policy URL:      {links['privacy']}")
+    if not reachable_by_chatgpt(current_app.config["PUBLIC_URL"]):
+        click.echo(
+            "These URLs are for this machine: ChatGPT needs PUBLIC_URL to be a public https URL "
+            f"(see {flask_command('gpt-setup')})"
+        )
