@@ -105,7 +105,7 @@ def test_the_add_redirect_command_pastes_safely_into_a_shell(app, chatgpt, tmp_p
         )
     )
 
-    command = re.search(r"<pre>(.*?)</pre>", text, re.S).group(1)
+    command = re.search(r"<pre class=\"command\">(.*?)</pre>", text, re.S).group(1)
     assert pasted(command, tmp_path) == [
         "--app",
         "app",

@@ -25,7 +25,7 @@ from app.extensions import db, no_csrf, protect_forms
 from app.login_session import session_user
 from app.models import Consent, OAuthClient, utcnow
 from app.models.oauth import CHATGPT_CALLBACK_RE, METADATA
-from app.oauth.client_metadata import display_host
+from app.oauth.client_metadata import display_host, is_client_id_url
 from app.oauth.grants import CLIENT_AUTH_METHODS
 from app.oauth.registration import check_still_allowed, registration_mode, trusted_for_errors
 from app.oauth.resources import requested_resource
@@ -103,6 +103,9 @@ def _rejected_request_page(error: OAuth2Error):
             error=error,
             client=client,
             client_id=client_id,
+            # A metadata document's URL names no client here until the document is used; the
+            # error says why it could not be.
+            unknown_client=client is None and client_id and not is_client_id_url(client_id),
             redirect_uri=redirect_uri,
             fix=fix,
         ),

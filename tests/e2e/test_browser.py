@@ -208,14 +208,66 @@ def test_the_setup_page_fits_the_screen_without_sideways_scrolling(admin_site, p
         shot(page, f"{path.strip('/')}-{width}")
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, f"{path} scrolls sideways at {width}px"
-        # Nor does any block of it hide a long line behind a scroll bar of its own.
-        cut = page.evaluate(
-            """[...document.querySelectorAll("main pre, main td, main th, main li, main p")]
-                .filter(e => e.scrollWidth > e.clientWidth + 1)
-                .map(e => e.textContent.trim().slice(0, 60))"""
-        )
-        assert cut == [], f"{path} at {width}px"
+        assert blocks_cut_off(page) == [], f"{path} at {width}px"
     assert client_id in page.inner_text("main")
+
+
+def blocks_cut_off(page) -> list[str]:
+    """Blocks of the page that hide part of a line behind a scroll bar of their own."""
+    return page.evaluate(
+        """[...document.querySelectorAll("main pre, main td, main th, main li, main p")]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.textContent.trim().slice(0, 60))"""
+    )
+
+
+def test_sign_in_pages_read_whole_on_a_phone(admin_site, page):
+    server, client_id = admin_site
+    base = server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in_as(page, base)
+
+    consent = (
+        f"{base}/oauth/authorize?response_type=code&client_id={client_id}"
+        f"&redirect_uri=https://example.com/{'very-long-path-segment/' * 8}callback"
+        "&scope=todos:read+todos:write&state=phone"
+    )
+    page.goto(consent)
+    shot(page, "consent-390")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert blocks_cut_off(page) == []
+    # A scope's name is one word to the reader: on one line, never broken inside.
+    lines = page.evaluate(
+        "[...document.querySelectorAll('ul.scopes code')]"
+        ".map(e => [e.textContent, e.getClientRects().length])"
+    )
+    assert sorted(name for name, _ in lines) == ["todos:read", "todos:write"]
+    assert all(count == 1 for _, count in lines), lines
+
+    # A GPT's callback that is not allowed yet: the refusal says so once, with the command to
+    # run, which shows whole.
+    callback = f"https://chatgpt.com/aip/g-{'0123456789abcdef' * 2}/oauth/callback"
+    page.expected_console_error = re.compile(r"status of 400")
+    page.goto(
+        f"{base}/oauth/authorize?response_type=code&client_id={client_id}"
+        f"&redirect_uri={callback}&scope=todos:read&state=phone"
+    )
+    shot(page, "refused-390")
+    main = page.inner_text("main")
+    assert main.count("is not allowed for") == 1, main
+    assert "not supported" not in main.lower(), main
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert blocks_cut_off(page) == []
+    command = page.inner_text("pre.command")
+    assert command.split() == [
+        "flask",
+        "--app",
+        "app",
+        "clients",
+        "add-gpt",
+        client_id,
+        f"g-{'0123456789abcdef' * 2}",
+    ]
 
 
 def test_pages_carry_the_headers_and_the_consent_page_refuses_to_be_framed(
