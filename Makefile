@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 DEV_ENV := APP_ENV=development PORT=$(PORT)
 
-.PHONY: install run test lint format spec spec-lint bench clean
+.PHONY: install run test lint format spec spec-lint bench clean rename
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,18 +25,23 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint migrations/env.py
+	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint scripts migrations/env.py
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint migrations/env.py
+	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint scripts migrations/env.py
 	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
-	$(BIN)/ruff format app tests bench deploy gpt_action_lint migrations/env.py
+	$(BIN)/ruff format app tests bench deploy gpt_action_lint scripts migrations/env.py
+
+# Give a copy its own name and title, e.g. make rename NAME=my-action TITLE="My Action"
+# (pyproject.toml and the service names in deploy/; docs/template.md).
+rename:
+	$(PYTHON) scripts/rename.py "$(NAME)" "$(TITLE)"
 
 # Rewrite the checked-in spec, openapi/openapi.yaml, after changing an operation.
 spec: install

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import click
@@ -57,23 +57,35 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = REPO_ROOT / "instance"
 
 
+class Project(NamedTuple):
+    name: str
+    version: str
+    title: str
+
+
 @functools.cache
-def project() -> tuple[str, str]:
-    """This project's name and version as pyproject.toml declares them (for an install without
-    its sources, its package metadata): the name the app goes by in its CLI, its cookies, its
-    MCP server, its realm and its files. Renaming the project is changing it there."""
+def project() -> Project:
+    """This project's name, version and title as pyproject.toml declares them (for an install
+    without its sources, its package metadata, where the name stands for the title).
+
+    The name is what the app goes by in its CLI, its cookies, its MCP server, its realm and its
+    files; the title (`[tool.app] title`) is the default of APP_TITLE, the name people see.
+    Renaming the project is changing them there (`make rename`).
+    """
     path = REPO_ROOT / "pyproject.toml"
     if path.is_file():
         with path.open("rb") as file:
-            declared = tomllib.load(file)["project"]
-        return declared["name"], declared["version"]
+            declared = tomllib.load(file)
+        name = declared["project"]["name"]
+        title = declared.get("tool", {}).get("app", {}).get("title", name)
+        return Project(name, declared["project"]["version"], title)
     name = packages_distributions()["app"][0]
-    return name, version(name)
+    return Project(name, version(name), name)
 
 
 def slug() -> str:
     """The project's name as an identifier (cookie names): todo-action is todo_action."""
-    return re.sub(r"\W+", "_", project()[0]).strip("_")
+    return re.sub(r"\W+", "_", project().name).strip("_")
 
 
 # (environment variable, default, description): the README table and .env.example list these.
@@ -81,8 +93,9 @@ SETTINGS: tuple[tuple[str, str | None, str], ...] = (
     ("APP_ENV", "production", "production | development | testing"),
     (
         "APP_TITLE",
-        "TODO Action",
-        "The name people see: page titles, the spec's title, the MCP server's title",
+        None,
+        "The name people see: page titles, the spec's title, the MCP server's title. "
+        "Default: the title in pyproject.toml",
     ),
     ("DATABASE_URL", None, "SQLAlchemy URL; postgres:// is accepted. Default: instance/ SQLite"),
     (
@@ -133,7 +146,7 @@ class SetupError(NoAppException):
     exit_code = 1
 
     def show(self, file=None) -> None:
-        click.echo(f"{project()[0]}: {self.format_message()}", file=file, err=file is None)
+        click.echo(f"{project().name}: {self.format_message()}", file=file, err=file is None)
 
 
 class ConfigError(SetupError, ValueError):
@@ -183,7 +196,7 @@ def _rate_limit(name: str, value: str) -> str | None:
 def database_uri(url: str | None) -> str:
     """Map a PaaS DATABASE_URL onto the driver this project installs (psycopg 3)."""
     if not url:
-        return f"sqlite:///{INSTANCE_DIR / (project()[0] + '.sqlite3')}"
+        return f"sqlite:///{INSTANCE_DIR / (project().name + '.sqlite3')}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -291,12 +304,12 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
         for origin in (get("CLIENT_METADATA_TRUSTED_ORIGINS") or "").split()
     ]
 
-    name, package_version = project()
+    name, package_version, title = project()
     return {
         "APP_ENV": app_env,
         "APP_NAME": name,
         "APP_VERSION": package_version,
-        "APP_TITLE": get("APP_TITLE").strip(),
+        "APP_TITLE": (get("APP_TITLE") or "").strip() or title,
         "DEBUG": False,
         "TESTING": app_env == "testing",
         "SECRET_KEY": secret_key,

@@ -25,8 +25,9 @@ from app.resources import all_scopes
 from app.shell import flask_command
 from app.spec import app_spec
 
+# {title} is APP_TITLE.
 INSTRUCTIONS = (
-    "You help the user keep their TODO list. The TODO action can list, add, change, complete "
+    "You help the user keep their TODO list. The {title} action can list, add, change, complete "
     "and delete the user's todos. Show todos as a short list with their due dates. Before "
     "deleting a todo, say which one it is."
 )
@@ -65,7 +66,7 @@ class SetupGuide:
     mode: str
     fields: list[tuple[str, str]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
-    instructions: str = INSTRUCTIONS
+    instructions: str = ""
     conversation_starters: tuple[str, ...] = CONVERSATION_STARTERS
     mcp_fields: list[tuple[str, str]] = field(default_factory=list)
     mcp_steps: list[str] = field(default_factory=list)
@@ -93,7 +94,11 @@ def guide(client: OAuthClient | None = None) -> SetupGuide:
     base = config["PUBLIC_URL"]
     host = urlsplit(base).hostname
     mode = config["ACTION_AUTH"]
-    result = SetupGuide(mode=mode, warnings=setup_warnings(config))
+    result = SetupGuide(
+        mode=mode,
+        warnings=setup_warnings(config),
+        instructions=INSTRUCTIONS.format(title=config["APP_TITLE"]),
+    )
     add = result.fields.append
 
     add(("Schema: Import from URL", f"{base}/openapi.json"))
@@ -301,4 +306,4 @@ def gpt_setup_command(client_id: str | None, as_json: bool) -> None:
     )
     # On stderr, so that --json output stays one JSON object (which has them too).
     for warning in result.warnings:
-        click.echo(f"{project()[0]}: warning: {warning}", err=True)
+        click.echo(f"{project().name}: warning: {warning}", err=True)

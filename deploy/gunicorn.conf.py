@@ -114,7 +114,7 @@ def on_starting(server):
         error.show()
         sys.exit(1)
     if config["APP_ENV"] == "production" and (warning := privacy_placeholder_warning(config)):
-        server.log.warning("%s: %s", project()[0], warning)
+        server.log.warning("%s: %s", project().name, warning)
 
 
 def post_worker_init(worker):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from app.accounts.passwords import needs_rehash
+from app.config import slug
 from app.extensions import db
 from app.models import ApiKey, AuthAttempt, User, utcnow
 from tests.browser import browser, csrf_token, log_in, post_form
@@ -74,7 +75,7 @@ def test_the_password_is_stored_only_as_an_argon2id_hash(app, client):
         ("not-an-email", PASSWORD, None, "valid email address"),
         ("ada@localhost", PASSWORD, None, "valid email address"),
         ("a b@example.com", PASSWORD, None, "valid email address"),
-        ("demo@todo-action.invalid", PASSWORD, None, "cannot be used"),
+        ("demo@demo.invalid", PASSWORD, None, "cannot be used"),
         ("ada@example.com", "x" * 9, None, "10 to 256 characters"),
         ("ada@example.com", "x" * 257, None, "10 to 256 characters"),
         ("ada@example.com", PASSWORD, PASSWORD + "!", "passwords differ"),
@@ -317,7 +318,7 @@ def test_the_demo_user_cannot_log_in(app, client):
         assert db.session.scalar(sa.select(User).where(User.is_demo)).password_hash is None
     browser(client)
 
-    response = post_form(client, "/login", {"email": "demo@todo-action.invalid", "password": ""})
+    response = post_form(client, "/login", {"email": "demo@demo.invalid", "password": ""})
 
     assert response.status_code == 401
 
@@ -425,7 +426,7 @@ def test_a_post_from_another_site_is_refused_even_with_a_token(app, client):
 
 def _session_cookie(response) -> str:
     cookies = [
-        c for c in response.headers.getlist("Set-Cookie") if c.startswith("todo_action_session=")
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{slug()}_session=")
     ]
     assert cookies, response.headers
     return cookies[-1]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app.config import project
 from tests.conftest import TEST_DATABASE_URL
 from tests.e2e.conftest import free_port
 
@@ -25,6 +26,7 @@ CANNOT_REACH = "cannot reach the database at "
 NOT_MIGRATED = "the database is not migrated: run flask --app app db upgrade"
 # What `users create --password-stdin` reads.
 PASSWORD_LINE = secrets.token_urlsafe(16) + "\n"
+NAME = project().name
 PLACEHOLDERS = "OPERATOR_NAME and CONTACT_EMAIL are placeholders on the privacy page"
 
 
@@ -57,7 +59,7 @@ def one_line(result: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("todo-action: "), lines[0]
+    assert lines[0].startswith(f"{NAME}: "), lines[0]
     return lines[0]
 
 
@@ -125,7 +127,7 @@ def test_help_lists_every_command_whatever_the_settings(empty_sqlite):
 def test_a_sqlite_file_that_cannot_be_opened_is_named(command, tmp_path):
     url = f"sqlite:///{tmp_path / 'no-such-directory' / 'todo.sqlite3'}"
     line = one_line(flask(*command, DATABASE_URL=url))
-    assert line == f"todo-action: {CANNOT_REACH}{url}: unable to open database file"
+    assert line == f"{NAME}: {CANNOT_REACH}{url}: unable to open database file"
 
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("clients", "list")], ids=" ".join)
@@ -134,9 +136,7 @@ def test_an_unreachable_postgres_is_named_without_its_password(command):
     port = free_port()  # nothing listens on it
     result = flask(*command, DATABASE_URL=f"postgresql://todo:{password}@127.0.0.1:{port}/todo")
     line = one_line(result)
-    assert line.startswith(
-        f"todo-action: {CANNOT_REACH}postgresql://todo:***@127.0.0.1:{port}/todo: "
-    )
+    assert line.startswith(f"{NAME}: {CANNOT_REACH}postgresql://todo:***@127.0.0.1:{port}/todo: ")
     assert "refused" in line
     assert password not in result.stdout + result.stderr
 
@@ -174,7 +174,7 @@ def unmigrated_database_url(empty_sqlite: str) -> Iterator[str]:
 )
 def test_an_unmigrated_database_says_to_migrate(command, unmigrated_database_url):
     line = one_line(flask(*command, DATABASE_URL=unmigrated_database_url))
-    assert line == f"todo-action: {NOT_MIGRATED}"
+    assert line == f"{NAME}: {NOT_MIGRATED}"
 
 
 def test_after_the_migration_the_same_command_works(unmigrated_database_url):
@@ -188,13 +188,13 @@ def test_gpt_setup_warns_while_the_privacy_contact_is_a_placeholder(database_url
     result = flask("gpt-setup", "--json", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
-        f"todo-action: warning: {PLACEHOLDERS} (/privacy), which a public GPT links to; "
+        f"{NAME}: warning: {PLACEHOLDERS} (/privacy), which a public GPT links to; "
         "set OPERATOR_NAME and CONTACT_EMAIL to who runs this service and how to reach them"
     ]
     assert '"mode": "oauth"' in result.stdout  # the JSON on stdout is untouched
 
     one_set = flask("gpt-setup", DATABASE_URL=database_url, OPERATOR_NAME="Ada Lovelace Ltd")
-    assert one_set.stderr.startswith("todo-action: warning: CONTACT_EMAIL is a placeholder")
+    assert one_set.stderr.startswith(f"{NAME}: warning: CONTACT_EMAIL is a placeholder")
 
     both_set = flask(
         "gpt-setup",
@@ -220,7 +220,7 @@ def test_setup_says_when_chatgpt_cannot_reach_public_url(command, database_url):
         assert "ChatGPT needs PUBLIC_URL to be a public https URL" in result.stdout
     else:
         assert result.stderr.splitlines() == [
-            "todo-action: warning: PUBLIC_URL is http://127.0.0.1:8000, which ChatGPT cannot "
+            f"{NAME}: warning: PUBLIC_URL is http://127.0.0.1:8000, which ChatGPT cannot "
             "reach: it calls only https URLs on the public internet, so it would refuse these "
             "values. Deploy the app (docs/deploy.md) and set PUBLIC_URL to its https URL, or, "
             "to try it from this machine, run an https tunnel to it and set PUBLIC_URL to the "

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app import create_app
-from app.config import INSTANCE_DIR, KNOWN_DEFAULT_SECRETS, ConfigError, load_config
+from app.config import INSTANCE_DIR, KNOWN_DEFAULT_SECRETS, ConfigError, load_config, project
 from tests.conftest import build_app
 
 GOOD_SECRET = "kM3v9QxTq1Zr8pWc5Ls2Nd7Hy4Gb6Jf0"
@@ -26,7 +26,10 @@ def _refusal(environ: dict) -> str:
 def test_defaults():
     config = load_config({"APP_ENV": "development"})
 
-    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{INSTANCE_DIR / 'todo-action.sqlite3'}"
+    assert (
+        config["SQLALCHEMY_DATABASE_URI"]
+        == f"sqlite:///{INSTANCE_DIR / (project().name + '.sqlite3')}"
+    )
     assert config["ACTION_AUTH"] == "oauth"
     assert config["MAX_CONTENT_LENGTH"] == 256 * 1024
     assert config["OPERATOR_NAME"] == "The operator of this service"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.config import SETTINGS, load_config, public_url
+from app.config import SETTINGS, load_config, project, public_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = REPO_ROOT / "deploy"
@@ -381,7 +381,7 @@ def test_gunicorn_refuses_to_start_with_one_line_reason(tmp_path, settings, reas
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
-    ours = [line for line in result.stderr.splitlines() if line.startswith("todo-action:")]
+    ours = [line for line in result.stderr.splitlines() if line.startswith(f"{project().name}:")]
     assert len(ours) == 1, result.stderr
     assert reason in ours[0]
     # The reason is the last word: no worker was started to fail again after it.

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import version
 
 import marshmallow as ma
 import pytest
 import sqlalchemy as sa
 
 from app.audience import mcp_resource
+from app.config import project
 from app.extensions import db
 from app.models import OAuthClient
 from app.operations import Resource
@@ -64,9 +64,9 @@ def test_the_handshake_answers_json_with_the_request_id(client, token):
     assert response.json["result"]["protocolVersion"] == PROTOCOL
     # The server says which release it is, as pyproject.toml declares it, and its title.
     assert response.json["result"]["serverInfo"] == {
-        "name": "todo-action",
-        "version": version("todo-action"),
-        "title": "TODO Action",
+        "name": project().name,
+        "version": project().version,
+        "title": project().title,
     }
     assert "Mcp-Session-Id" not in response.headers
     assert response.headers["X-Request-ID"] == "abc-123"

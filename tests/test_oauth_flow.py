@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from app.config import project
 from app.extensions import db
 from app.models import OAuthClient
 from app.resources import all_scopes
@@ -239,7 +240,7 @@ def test_a_read_only_token_cannot_write(app, user_browser, chatgpt):
     assert refused.status_code == 403
     assert refused.json["code"] == 403
     challenge = refused.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="todo-action", error="insufficient_scope"')
+    assert challenge.startswith(f'Bearer realm="{project().name}", error="insufficient_scope"')
     assert 'scope="todos:write"' in challenge
 
 

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oauth2.rfc9207 import AuthorizationServerMetadata as IssuerMetadata
 
 from app.audience import canonical_resource, mcp_resource
+from app.config import project
 from app.credentials import find_api_key
 from app.extensions import db
 from app.models import AccessToken
@@ -65,7 +66,7 @@ def _assert_refused_by_the_api(app, access_token: str) -> None:
         "This access token is for another resource; sign in again for this API."
     )
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="todo-action", error="invalid_token"')
+    assert challenge.startswith(f'Bearer realm="{project().name}", error="invalid_token"')
     assert "another resource" in challenge
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from app.config import project
 from app.credentials import demo_user
 from app.extensions import db
 from app.models import (
@@ -594,7 +595,7 @@ def _assert_invalid_token(response) -> None:
     assert response.json["code"] == 401
     assert response.json["status"] == "Unauthorized"
     assert response.headers["WWW-Authenticate"].startswith(
-        'Bearer realm="todo-action", error="invalid_token"'
+        f'Bearer realm="{project().name}", error="invalid_token"'
     )
 
 
@@ -602,7 +603,7 @@ def test_missing_credentials_are_401_with_a_bearer_challenge(app):
     response = app.test_client().get("/todos")
     assert response.status_code == 401
     assert response.json["code"] == 401
-    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="todo-action"')
+    assert response.headers["WWW-Authenticate"].startswith(f'Bearer realm="{project().name}"')
 
 
 @pytest.mark.parametrize("raw", ["tda_unknown", "nonsense", "x" * 5000, "tda_ä€"])

@@ -114,7 +114,7 @@ def test_an_operation_without_scopes_is_published_and_served_without_credentials
     if app_settings["ACTION_AUTH"] == "none":
         # No security at all in the spec, and every caller the shared demo user.
         assert "security" not in operation
-        assert answer.json == {"word": "hello", "owner": "demo@todo-action.invalid"}
+        assert answer.json == {"word": "hello", "owner": "demo@demo.invalid"}
     else:
         # Without a credential there is no user: the work function decides what that means.
         assert operation["security"] == []

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app.accounts import service
 from app.attempts import LOGIN_ACCOUNT_LIMIT
+from app.config import slug
 from app.extensions import db
 from app.models import User, UserSession, utcnow
 from tests.browser import browser, csrf_token, log_in, post_form
@@ -25,7 +26,7 @@ from tests.factories import PASSWORD, make_user
 # The first (per minute) of the log-in limits per account and address.
 LOGIN_ACCOUNT_PER_MINUTE = int(LOGIN_ACCOUNT_LIMIT.split()[0])
 
-COOKIE = "todo_action_session"
+COOKIE = f"{slug()}_session"
 NEW_PASSWORD = "a quite different passphrase"
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from app.config import project
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "template.md"
 
@@ -82,7 +84,7 @@ def test_the_documented_migration_commands_write_and_apply_the_migration(tmp_pat
     migration = (versions / written).read_text()
     assert "create_table('notes'" in migration or 'create_table("notes"' in migration
     # Applied to the scratch copy's own development database, not this checkout's.
-    with sqlite3.connect(site / "instance" / "todo-action.sqlite3") as conn:
+    with sqlite3.connect(site / "instance" / f"{project().name}.sqlite3") as conn:
         (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         columns = [row[1] for row in conn.execute("PRAGMA table_info(notes)")]
         indexes = [row[1] for row in conn.execute("PRAGMA index_list(notes)")]

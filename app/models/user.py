@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
 
-DEMO_USER_EMAIL = "demo@todo-action.invalid"
+DEMO_USER_EMAIL = "demo@demo.invalid"
 
 
 class User(Base):

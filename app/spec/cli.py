@@ -16,7 +16,7 @@ from app.spec import app_spec, to_yaml
 spec_cli = AppGroup("spec", help="Export or lint the GPT action spec.")
 
 CANONICAL_PATH = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
-CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": f"https://{project()[0]}.example.com"}
+CANONICAL_SETTINGS = {"ACTION_AUTH": "oauth", "PUBLIC_URL": f"https://{project().name}.example.com"}
 
 
 def dump(doc: dict, fmt: str) -> str:

@@ -20,7 +20,7 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
-DEMO_USER_EMAIL = 'demo@todo-action.invalid'
+DEMO_USER_EMAIL = 'demo@demo.invalid'
 
 
 def upgrade():

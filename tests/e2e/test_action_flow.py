@@ -6,6 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
+from app.config import slug
 from app.resources import all_operations
 from gpt_action_lint import is_error, lint
 from tests.conftest import spec_path
@@ -106,7 +107,7 @@ def test_access_log_has_request_and_gpt_ids_but_no_credentials(server: Server):
             **GPT_HEADERS,
             "X-Request-ID": "e2e-log-check-1",
             "Authorization": f"Bearer {secret_token}",
-            "Cookie": "todo_action_session=e2e-cookie-value",
+            "Cookie": f"{slug()}_session=e2e-cookie-value",
         },
     )
     assert response.status_code == 200

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from app.config import slug
 from app.extensions import db
 from app.models import RefreshToken, utcnow
 from app.oauth.grants import REFRESH_GRACE
@@ -58,7 +59,7 @@ def test_sign_in_then_every_action_then_refresh_and_revoke(oauth_server, method)
 
     code = sign_in(oauth_server, user, credentials, "ada@example.com")
     # Production sets the session cookie Secure, behind the router as well.
-    assert user.secure_cookies == {"todo_action_session"}
+    assert user.secure_cookies == {f"{slug()}_session"}
     tokens = exchange(oauth_server, credentials, code, method)
     assert tokens["token_type"].lower() == "bearer"
     assert 3000 <= tokens["expires_in"] <= 3600

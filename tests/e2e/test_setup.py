@@ -10,10 +10,11 @@ from pathlib import Path
 
 import requests
 
+from app.config import project
 from tests.e2e.conftest import FLASK, GUNICORN, REPO_ROOT, start_server
 
 PLACEHOLDER_WARNING = (
-    "[WARNING] todo-action: OPERATOR_NAME and CONTACT_EMAIL are placeholders on the privacy "
+    f"[WARNING] {project().name}: OPERATOR_NAME and CONTACT_EMAIL are placeholders on the privacy "
     "page (/privacy), which a public GPT links to; set OPERATOR_NAME and CONTACT_EMAIL to who "
     "runs this service and how to reach them"
 )
@@ -67,7 +68,7 @@ def test_flask_skip_dotenv_turns_dotenv_off_for_both(tmp_path):
         f"SECRET_KEY={secrets.token_urlsafe(32)}\nPUBLIC_URL=https://from-dotenv.test\n"
     )
     env = {"PATH": os.environ.get("PATH", ""), "FLASK_SKIP_DOTENV": "1"}
-    missing = "todo-action: SECRET_KEY is missing"
+    missing = f"{project().name}: SECRET_KEY is missing"
 
     cli = run([FLASK, "--app", "app", "urls"], tmp_path, env)
     assert cli.returncode == 1
