@@ -2,84 +2,27 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from app.fields import CONTROL, ONE_LINE, StrictBoolean, StrictDate, TextPattern
 from app.paging import cursor_field, limit_field, next_cursor_field
 from app.todos.models import NOTES_MAX, TITLE_MAX
 
 QUERY_MAX = 200
 
-# What text may hold, as patterns the spec publishes (apispec writes a Regexp validator as the
-# field's `pattern`), so that a client learns from the spec what the server refuses. Control
-# characters (Unicode Cc) are refused rather than silently dropped: NUL first of all, which
-# PostgreSQL cannot store. Notes keep line breaks and tabs. Escapes only, and matched whole as
-# JSON Schema's ECMA-262 patterns are (Python's $ also matches before a final newline), so a
-# pattern means the same to the server and to a client. Lone surrogates are refused too, but
-# no pattern can name them: they are not characters to a Unicode regular expression.
-_CONTROL = r"\x00-\x1f\x7f-\x9f"
-_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+# What text may hold, as patterns the spec publishes (app/fields.py). Notes keep line breaks
+# and tabs.
 _NOTES_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # A title is stored stripped, and its length counts without the spaces around it: spaces (what
 # str.strip() removes, less control characters), then 1 to TITLE_MAX characters that start and
 # end with something else, then spaces.
 _SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_VISIBLE = f"[^{_CONTROL}{_SPACE}]"
+_VISIBLE = f"[^{CONTROL}{_SPACE}]"
 _TITLE_PATTERN = (
-    rf"^[{_SPACE}]*{_VISIBLE}(?:[^{_CONTROL}]{{0,{TITLE_MAX - 2}}}{_VISIBLE})?[{_SPACE}]*$"
+    rf"^[{_SPACE}]*{_VISIBLE}(?:[^{CONTROL}]{{0,{TITLE_MAX - 2}}}{_VISIBLE})?[{_SPACE}]*$"
 )
 _NOTE_WHITESPACE = {"\n", "\r", "\t"}
-
-
-class TextPattern(validate.Regexp):
-    """A Regexp validator that matches the whole text, and whose message names the control
-    character it refuses, if there is one."""
-
-    def __init__(self, pattern: str, error: str, allowed: set[str] = frozenset()) -> None:
-        super().__init__(pattern, error=error)
-        self.allowed = allowed
-
-    def __call__(self, value: str) -> str:
-        control = next(
-            (c for c in value if c not in self.allowed and unicodedata.category(c) in ("Cc", "Cs")),
-            None,
-        )
-        if control is not None:
-            raise ma.ValidationError(
-                f"Control character U+{ord(control):04X} is not allowed in this text."
-            )
-        if self.regex.fullmatch(value) is None:
-            raise ma.ValidationError(self.error)
-        return value
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: marshmallow would also read "no", "false" or 0 as a value."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
-class StrictDate(fields.Date):
-    """A calendar date written YYYY-MM-DD only, as the spec says: marshmallow also reads the
-    other ISO 8601 forms Python's date.fromisoformat knows (20300101, 2030-W01-1)."""
-
-    DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-    PATTERN = f"^{DIGITS.pattern}$"
-
-    def __init__(self, **kwargs) -> None:
-        kwargs["metadata"] = {"pattern": self.PATTERN, **kwargs.get("metadata", {})}
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or not self.DIGITS.fullmatch(value):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Title(fields.String):
@@ -165,7 +108,7 @@ class TodoQueryArgsSchema(ma.Schema):
     q = fields.String(
         validate=[
             validate.Length(min=1, max=QUERY_MAX),
-            TextPattern(_TEXT_PATTERN, "Control characters are not allowed."),
+            TextPattern(ONE_LINE, "Control characters are not allowed."),
         ],
         metadata={
             "description": "Only todos whose title or notes contain this text, ignoring case."
