@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+# Processes `make test` runs the suite in (pytest-xdist), a test file to each at a time.
+TEST_WORKERS ?= auto
 DEV_ENV := APP_ENV=development PORT=$(PORT)
 
 .PHONY: install run test lint format spec spec-lint bench clean rename
@@ -27,7 +29,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check app tests bench deploy gpt_action_lint scripts migrations/env.py
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,7 +2,9 @@
 
 SQLite (the default): migrations run once into a template file, which each test copies, so every
 test gets its own real SQLite file in its own temp dir. PostgreSQL (TEST_DATABASE_URL set): the
-schema is rebuilt and migrated once, and every table is emptied after each test.
+schema is rebuilt and migrated once, and every table is emptied after each test. `make test`
+runs the suite in two processes (pytest-xdist, a file to a process): each has a PostgreSQL
+database of its own, named after the one given (test_gw0, test_gw1), made on first use.
 
 Besides `app` and pytest-flask's `client` (no credentials): `account` and `user_browser` (Ada,
 and Ada logged in), `chatgpt` (a registered client), `auth_headers` (a key or token with given
@@ -34,14 +36,52 @@ from app.models import DEMO_USER_EMAIL, User, utcnow
 from tests.browser import log_in
 from tests.factories import make_client, make_key, make_token, make_user
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """`url`, or under pytest-xdist a database of this worker's own beside it: the tests empty
+    and rebuild the database they use, which two processes must not share."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    given = sa.make_url(url)
+    name = f"{given.database}_{worker}"
+    server = sa.create_engine(
+        given.set(drivername="postgresql+psycopg", database="postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with server.connect() as conn:
+        query = sa.text("SELECT 1 FROM pg_database WHERE datname = :name")
+        if conn.scalar(query, {"name": name}) is None:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL") or None)
+# Run first, so that under pytest-xdist the longest file does not start when the rest are done.
+LONGEST = ("tests/test_template_doc.py",)
 TEST_PUBLIC_URL = "https://todo-action.test"
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment of a process a test starts: nothing from the developer's shell or .env
+    but the PATH, and PYTHONPATH when this run has one (tests/test_template_doc.py runs the
+    suite in a scratch copy that shares this checkout's .venv, and puts its own app first with
+    it), then `settings`."""
+    env = {"PATH": os.environ.get("PATH", "")}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return {**env, **settings}
 
 
 def spec_path(rule: str) -> str:
     """An operation's Flask path as the spec writes it: /todos/<int:todo_id> is
     /todos/{todo_id}."""
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -3,7 +3,6 @@ database it cannot use ends a command with one line saying what to fix, never a 
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.config import project
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, clean_env
 from tests.e2e.conftest import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +33,7 @@ def flask(*args: str, cwd: Path = REPO_ROOT, **settings: str | None) -> subproce
     """One command with production settings and exactly `settings` over them; nothing from the
     developer's shell or .env."""
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **clean_env(),
         "FLASK_SKIP_DOTENV": "1",
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(32),

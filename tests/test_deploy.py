@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from app.config import SETTINGS, load_config, project, public_url
+from tests.conftest import clean_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = REPO_ROOT / "deploy"
@@ -364,7 +365,7 @@ def _free_port() -> int:
 )
 def test_gunicorn_refuses_to_start_with_one_line_reason(tmp_path, settings, reason):
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **clean_env(),
         "APP_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         **settings,

@@ -5,6 +5,7 @@ The SDK's own client against real gunicorn is in tests/e2e/test_mcp_client.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import marshmallow as ma
 import pytest
 import sqlalchemy as sa
 
+from app import resources
 from app.audience import mcp_resource
 from app.config import project
 from app.extensions import db
@@ -87,7 +89,22 @@ def test_a_web_page_on_another_site_is_refused(client, token):
     assert own.status_code == 200
 
 
-def test_without_a_token_the_401_names_the_metadata_and_scopes(client):
+@pytest.fixture
+def nothing_public(monkeypatch) -> None:
+    """The declared resources without their public operations, if they have any: a client
+    without a token then has nothing to call (tests/test_operations.py has one that does).
+    Set before the app is built, which reads the resources."""
+    monkeypatch.setattr(
+        resources,
+        "RESOURCES",
+        tuple(
+            dataclasses.replace(r, operations=[o for o in r.operations if not o.public])
+            for r in resources.RESOURCES
+        ),
+    )
+
+
+def test_without_a_token_the_401_names_the_metadata_and_scopes(nothing_public, client):
     response = rpc(client, "tools/list")
     assert response.status_code == 401
     assert response.json["error"]["code"] == -32600

@@ -24,7 +24,6 @@ or into TEST_DATABASE_URL (schema rebuilt first), which is emptied between tests
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import socket
@@ -40,7 +39,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import TEST_DATABASE_URL, _reset_postgres, restore_installation_data
+from tests.conftest import TEST_DATABASE_URL, _reset_postgres, clean_env, restore_installation_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -100,7 +99,7 @@ def base_env(database_url: str, secret_key: str) -> dict[str, str]:
     """A clean environment: nothing from the developer's shell (a SECRET_KEY, a DATABASE_URL,
     a REDIS_URL) or .env leaks into the server."""
     return {
-        "PATH": os.environ.get("PATH", ""),
+        **clean_env(),
         "FLASK_SKIP_DOTENV": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -146,7 +145,15 @@ def _wait_until_ready(process: subprocess.Popen, url: str) -> str:
     return "timeout"
 
 
-def start_server(env: dict[str, str], log_dir: Path, name: str, cwd: Path = REPO_ROOT) -> Server:
+# What gunicorn serves: the app as deployed, unless a test names another factory.
+APP = "app:create_app()"
+# The app less its public operations, for the MCP SDK's sign-in (tests/e2e/apps.py).
+SIGN_IN_APP = "tests.e2e.apps:without_public_operations()"
+
+
+def start_server(
+    env: dict[str, str], log_dir: Path, name: str, cwd: Path = REPO_ROOT, app: str = APP
+) -> Server:
     # The port is free when picked but may be taken before gunicorn binds it; start again on
     # another rather than fail.
     for attempt in range(3):
@@ -161,7 +168,7 @@ def start_server(env: dict[str, str], log_dir: Path, name: str, cwd: Path = REPO
                     str(REPO_ROOT / "deploy" / "gunicorn.conf.py"),
                     "--bind",
                     f"127.0.0.1:{port}",
-                    "app:create_app()",
+                    app,
                 ],
                 cwd=cwd,
                 env=env,
@@ -214,13 +221,13 @@ class GunicornServers:
         self.migrated = {database_url} if migrated else set()
         self.servers: list[Server] = []
 
-    def start(self, **overrides: str) -> Server:
+    def start(self, app: str = APP, **overrides: str) -> Server:
         env = base_env(self.database_url, self.secret_key)
         env.update({k: str(v) for k, v in overrides.items()})
         if env["DATABASE_URL"] not in self.migrated:
             migrate(env)
             self.migrated.add(env["DATABASE_URL"])
-        server = start_server(env, self.log_dir, f"gunicorn-{len(self.servers)}")
+        server = start_server(env, self.log_dir, f"gunicorn-{len(self.servers)}", app=app)
         self.servers.append(server)
         return server
 
@@ -269,7 +276,7 @@ def e2e_database_url(e2e_template: Path | None, tmp_path: Path) -> Iterator[str]
 def gunicorn_server(
     request: pytest.FixtureRequest, e2e_database_url: str, tmp_path: Path
 ) -> Iterator[Callable[..., Server]]:
-    """Factory: `gunicorn_server(**env) -> Server`; see the module docstring."""
+    """Factory: `gunicorn_server(app=APP, **env) -> Server`; see the module docstring."""
     servers = GunicornServers(e2e_database_url, tmp_path, migrated=True)
     request.node.gunicorn_servers = servers.servers
     yield servers.start
@@ -278,14 +285,17 @@ def gunicorn_server(
 
 @contextmanager
 def module_servers(
-    template: Path | None, tmp_path_factory: pytest.TempPathFactory, *settings: dict[str, str]
+    template: Path | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    *settings: dict[str, str],
+    app: str = APP,
 ) -> Iterator[list[Server]]:
     """Servers shared by a whole module (starting gunicorn takes seconds): one per settings
     dict, all on one fresh database, like the instances of one app."""
     directory = tmp_path_factory.mktemp("e2e-module")
     servers = GunicornServers(_fresh_database(template, directory), directory, migrated=True)
     try:
-        yield [servers.start(**env) for env in settings]
+        yield [servers.start(app, **env) for env in settings]
     finally:
         servers.stop_all()
         if TEST_DATABASE_URL:
@@ -328,6 +338,24 @@ def shared_oauth_server(
     oauth = {"ACTION_AUTH": "oauth", "WEB_CONCURRENCY": "2"}
     with module_servers(e2e_template, tmp_path_factory, oauth) as (server,):
         yield server
+
+
+@pytest.fixture(scope="module")
+def shared_sign_in_server(
+    e2e_template: Path | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Like shared_oauth_server, but serving the declared resources without their public
+    operations (tests/e2e/apps.py): a client without a token gets the 401 that starts an MCP
+    SDK client's sign-in, whatever a team's resources declare."""
+    oauth = {"ACTION_AUTH": "oauth", "WEB_CONCURRENCY": "2"}
+    with module_servers(e2e_template, tmp_path_factory, oauth, app=SIGN_IN_APP) as (server,):
+        yield server
+
+
+@pytest.fixture
+def sign_in_server(request: pytest.FixtureRequest, shared_sign_in_server: Server) -> Server:
+    reuse(request, shared_sign_in_server)
+    return shared_sign_in_server
 
 
 @pytest.fixture

@@ -107,15 +107,37 @@ def test_every_tool_over_mcp_on_the_same_data_as_the_api(oauth_server, mode):
 
 
 def test_without_a_token_the_client_learns_where_to_sign_in(oauth_server):
+    """With nothing public, from the 401 to any request; with a public operation, the tools
+    are open to anyone and a protected one answers with the challenge in its result, which is
+    where ChatGPT reads it."""
+    metadata_url = f"{E2E_PUBLIC_URL}/.well-known/oauth-protected-resource/mcp"
+    headers = {"Accept": "application/json, text/event-stream"}
     response = requests.post(
         f"{oauth_server.url}/mcp",
         json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        headers={"Accept": "application/json, text/event-stream"},
+        headers=headers,
         timeout=5,
     )
-    assert response.status_code == 401
-    metadata_url = f"{E2E_PUBLIC_URL}/.well-known/oauth-protected-resource/mcp"
-    assert f'resource_metadata="{metadata_url}"' in response.headers["WWW-Authenticate"]
+    if any(operation.public for _, operation in all_operations()):
+        assert response.status_code == 200
+        protected = next(operation for _, operation in all_operations() if not operation.public)
+        called = requests.post(
+            f"{oauth_server.url}/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": protected.name, "arguments": {}},
+            },
+            headers=headers,
+            timeout=5,
+        ).json()["result"]
+        assert called["isError"] is True
+        (challenge,) = called["_meta"]["mcp/www_authenticate"]
+    else:
+        assert response.status_code == 401
+        challenge = response.headers["WWW-Authenticate"]
+    assert f'resource_metadata="{metadata_url}"' in challenge
     metadata = requests.get(
         f"{oauth_server.url}/.well-known/oauth-protected-resource/mcp", timeout=5
     ).json()

@@ -34,9 +34,9 @@ def static_credentials(server: Server, email: str) -> OAuthClientCredentials:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(oauth_server, mode):
+def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(sign_in_server, mode):
     email = f"ada-{mode}@example.com"
-    credentials = static_credentials(oauth_server, email)
+    credentials = static_credentials(sign_in_server, email)
     storage = Storage(
         OAuthClientInformationFull(
             client_id=credentials.client_id,
@@ -45,7 +45,7 @@ def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(oau
             token_endpoint_auth_method="client_secret_post",
         )
     )
-    user = User(oauth_server, email)
+    user = User(sign_in_server, email)
     provider = OAuthClientProvider(
         server_url=MCP_URL,
         client_metadata=OAuthClientMetadata(
@@ -60,7 +60,7 @@ def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(oau
 
     async def main():
         async with httpx2.AsyncClient(
-            auth=provider, mounts={E2E_PUBLIC_URL: Router(oauth_server)}, timeout=10
+            auth=provider, mounts={E2E_PUBLIC_URL: Router(sign_in_server)}, timeout=10
         ) as http:
             async with Client(streamable_http_client(MCP_URL, http_client=http), mode=mode) as mcp:
                 tools = {tool.name for tool in (await mcp.list_tools()).tools}
@@ -87,6 +87,6 @@ def test_the_sdk_client_signs_in_with_static_credentials_and_calls_the_tools(oau
 
     # The token is for the MCP endpoint only; the REST API refuses it.
     access = {"Authorization": f"Bearer {storage.tokens.access_token}"}
-    refused = requests.get(f"{oauth_server.url}/todos", headers=access, timeout=10)
+    refused = requests.get(f"{sign_in_server.url}/todos", headers=access, timeout=10)
     assert refused.status_code == 401
     assert storage.tokens.refresh_token

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import User as Account
 from tests.browser import csrf_token
 from tests.e2e.chatgpt import browser, server_database
-from tests.e2e.conftest import E2E_PUBLIC_URL, Server
+from tests.e2e.conftest import E2E_PUBLIC_URL, SIGN_IN_APP, Server
 from tests.e2e.mcp_peer import CONNECTOR_CALLBACK, MCP_URL, Router, Storage, User
 from tests.factories import PASSWORD, make_key, make_user
 from tests.metadata_server import MetadataServer
@@ -140,15 +140,15 @@ def mcp_refuses(server: Server, access_token: str) -> bool:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_server, mode):
+def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(sign_in_server, mode):
     email = f"ada-dcr-{mode}@example.com"
-    with server_database(oauth_server):
+    with server_database(sign_in_server):
         make_user(email)
     storage = Storage()
-    user = User(oauth_server, email, client_name="ChatGPT")
-    provider = connector(oauth_server, storage, user)
+    user = User(sign_in_server, email, client_name="ChatGPT")
+    provider = connector(sign_in_server, storage, user)
 
-    check_session(use_every_tool(oauth_server, provider, mode))
+    check_session(use_every_tool(sign_in_server, provider, mode))
 
     # It registered: a public client with ChatGPT's callback, and signed in once with PKCE
     # S256 and the MCP endpoint as resource; the consent page said who and where to.
@@ -165,11 +165,11 @@ def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_serv
 
     # The todo added over MCP is the GPT action's todo too; each credential is for its own
     # resource only.
-    key = api_key(oauth_server, email)
-    assert rest_titles(oauth_server, key) == ["Call the bank"]
-    assert mcp_refuses(oauth_server, key)
+    key = api_key(sign_in_server, email)
+    assert rest_titles(sign_in_server, key) == ["Call the bank"]
+    assert mcp_refuses(sign_in_server, key)
     refused = requests.get(
-        f"{oauth_server.url}/todos",
+        f"{sign_in_server.url}/todos",
         headers={"Authorization": f"Bearer {storage.tokens.access_token}"},
         timeout=10,
     )
@@ -179,7 +179,7 @@ def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_serv
     # public client's refresh token is replaced.
     first = storage.tokens
     provider.context.token_expiry_time = time.time() - 1
-    again = use_every_tool(oauth_server, provider, mode)
+    again = use_every_tool(sign_in_server, provider, mode)
     assert len(user.links) == 1
     assert storage.tokens.access_token != first.access_token
     assert storage.tokens.refresh_token != first.refresh_token
@@ -189,8 +189,8 @@ def test_the_sdk_client_registers_itself_signs_in_and_uses_every_tool(oauth_serv
     }
 
     # Disconnect on the account page ends it.
-    disconnect(oauth_server, email)
-    assert mcp_refuses(oauth_server, storage.tokens.access_token)
+    disconnect(sign_in_server, email)
+    assert mcp_refuses(sign_in_server, storage.tokens.access_token)
 
 
 @pytest.fixture
@@ -207,7 +207,9 @@ def test_the_sdk_client_signs_in_with_its_metadata_document(
     # The document's host is on loopback here, so the server is told to trust its origin, and
     # the test CA, as an operator would for a host on their intranet.
     server = gunicorn_server(
-        CLIENT_METADATA_TRUSTED_ORIGINS=documents.origin(), SSL_CERT_FILE=str(trusted_ca)
+        SIGN_IN_APP,
+        CLIENT_METADATA_TRUSTED_ORIGINS=documents.origin(),
+        SSL_CERT_FILE=str(trusted_ca),
     )
     client_id = documents.serve_document(
         "/oauth/c_1a2b3c/client.json",

@@ -3,7 +3,6 @@ settings from, compared with `flask --app app ...`."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import requests
 
 from app.config import project
+from tests.conftest import clean_env
 from tests.e2e.conftest import FLASK, GUNICORN, REPO_ROOT, start_server
 
 PLACEHOLDER_WARNING = (
@@ -46,7 +46,7 @@ def test_dotenv_is_read_alike_by_the_cli_and_the_server(e2e_database_url, tmp_pa
         "WEB_CONCURRENCY=1\n"
     )
     env = {
-        "PATH": os.environ.get("PATH", ""),
+        **clean_env(),
         "PYTHONUNBUFFERED": "1",
         "PUBLIC_URL": "https://from-environment.test",
     }
@@ -67,7 +67,7 @@ def test_flask_skip_dotenv_turns_dotenv_off_for_both(tmp_path):
     (tmp_path / ".env").write_text(
         f"SECRET_KEY={secrets.token_urlsafe(32)}\nPUBLIC_URL=https://from-dotenv.test\n"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "FLASK_SKIP_DOTENV": "1"}
+    env = {**clean_env(), "FLASK_SKIP_DOTENV": "1"}
     missing = f"{project().name}: SECRET_KEY is missing"
 
     cli = run([FLASK, "--app", "app", "urls"], tmp_path, env)
