@@ -41,6 +41,8 @@ class Watchdog:
 
     def arm(self, dbapi_connection: Any, seconds: float) -> None:
         """Start, or restart, the deadline of a round trip on this connection."""
+        if dbapi_connection.closed:
+            return  # no socket to wait on: the round trip fails at once
         deadline = time.monotonic() + seconds
         key = id(dbapi_connection)
         with self._lock:
