@@ -1,5 +1,5 @@
 """Pages that cannot be framed, sniffed or fed foreign script, and links that a forged proxy
-header cannot bend. The real browser's side of it is in tests/e2e/test_browser.py."""
+header cannot bend. The real browser's side of it is in tests/e2e/chromium/test_pages.py."""
 
 from __future__ import annotations
 

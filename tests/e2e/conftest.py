@@ -24,6 +24,8 @@ or into TEST_DATABASE_URL (schema rebuilt first), which is emptied between tests
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import shutil
 import socket
@@ -143,6 +145,60 @@ def _wait_until_ready(process: subprocess.Popen, url: str) -> str:
             pass
         time.sleep(POLL_INTERVAL)
     return "timeout"
+
+
+# Debian's Chromium for the browser tests (tests/e2e/chromium), never one Playwright downloads;
+# CHROMIUM names another executable.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, Chromium reaches for Google's services and stalls on a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A page in a fresh browser. Any console error fails the test, unless the test expects
+    exactly that one (`page.expected_console_error`: a string or a pattern); screenshots go in
+    the test's temp dir (`shot`)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        # Chromium logs a refused log-in (a 401 document) as an error; the test says when it
+        # expects exactly that, and nothing else is forgiven.
+        page.expected_console_error = None
+
+        def on_console(message) -> None:
+            expected = page.expected_console_error
+            if message.type == "error" and not (
+                expected.search(message.text)
+                if isinstance(expected, re.Pattern)
+                else message.text == expected
+            ):
+                errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.shots = tmp_path / "screenshots"
+        page.shots.mkdir()
+        yield page
+        context.close()
+        browser.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
 
 
 # What gunicorn serves: the app as deployed, unless a test names another factory.

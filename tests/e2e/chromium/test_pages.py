@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,24 +19,10 @@ import pytest
 
 from app import create_app
 from app.extensions import db
+from tests.e2e.conftest import shot
 from tests.factories import PASSWORD, make_client, make_user
 from tests.oauth_helpers import CALLBACK
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)",
-)
-# Without these, Chromium reaches for Google's services and stalls on a closed network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 EMAIL = "grace@example.com"
 
 
@@ -52,42 +37,6 @@ def site(gunicorn_server):
         db.session.remove()
         db.engine.dispose()
     return server, client_id
-
-
-@pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True)
-        page = context.new_page()
-        # Chromium logs a refused log-in (a 401 document) as an error; the test says when it
-        # expects exactly that (a string, or a pattern), and nothing else is forgiven.
-        page.expected_console_error = None
-
-        def on_console(message) -> None:
-            expected = page.expected_console_error
-            if message.type == "error" and not (
-                expected.search(message.text)
-                if isinstance(expected, re.Pattern)
-                else message.text == expected
-            ):
-                errors.append(message.text)
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.shots = tmp_path / "screenshots"
-        page.shots.mkdir()
-        yield page
-        context.close()
-        browser.close()
-    assert errors == [], f"console errors: {errors}"
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
 
 
 def test_a_person_signs_up_makes_a_key_connects_a_gpt_exports_and_leaves(site, page):
