@@ -39,6 +39,13 @@ CONVERSATION_STARTERS = (
 )
 API_KEY_TYPES = {"bearer": "Bearer", "basic": "Basic", "custom": "Custom"}
 MCP_TEST_CHAT = "List my todos"
+# What to look at when the todo list widget shows nothing (docs/chatgpt-app.md, "The widget").
+WIDGET_STEP = (
+    "The answer shows the todo list as a widget you can tick, add to, rename and delete from. "
+    "If it stays blank: refresh the app (Settings → Apps → the app → Refresh) so ChatGPT reads "
+    "the tools again, and check the browser console for a Content-Security-Policy error; the "
+    "widget's URI changes with its version, so an old one cached by ChatGPT is never served."
+)
 # What ChatGPT shows as the connector's callback; the id part changes when the connector is
 # made again.
 CONNECTOR_CALLBACK = "https://chatgpt.com/connector/oauth/XXXXXXXX"
@@ -207,7 +214,11 @@ def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
     test_step = f'Test in a new chat: add the app from the + menu and ask "{MCP_TEST_CHAT}"'
     if result.mode == "none":
         add(("Authentication", "No authentication (everyone shares the demo list)"))
-        result.mcp_steps = [f"{create_app_step}, pick No authentication, then Create.", test_step]
+        result.mcp_steps = [
+            f"{create_app_step}, pick No authentication, then Create.",
+            test_step,
+            WIDGET_STEP,
+        ]
         return
     client_id = client.client_id if client else "CLIENT_ID"
     allow_callbacks = [
@@ -228,6 +239,7 @@ def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
             "credentials), then Create. ChatGPT finds the sign-in and token URLs itself.",
             *allow_callbacks,
             signed_in,
+            WIDGET_STEP,
         ]
         return
     add(("Authentication", "OAuth; leave Client ID and Client Secret empty"))
@@ -249,6 +261,7 @@ def add_mcp(result: SetupGuide, client: OAuthClient | None) -> None:
         "reads this server's metadata and registers itself; it is listed on /admin as a "
         "client that registered itself.",
         signed_in,
+        WIDGET_STEP,
         "To use static credentials instead (a client you manage): give its Client ID and "
         "Client Secret in the app's OAuth settings, then allow ChatGPT's callback.",
         *allow_callbacks,

@@ -68,9 +68,41 @@ from app.refusals import (
     TooManyRequests,
 )
 
-__all__ = ["Conflict", "Invalid", "NotFound", "Operation", "Resource", "admit", "run"]
+__all__ = [
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "Operation",
+    "Resource",
+    "Widget",
+    "admit",
+    "run",
+]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A view an MCP Apps host (ChatGPT, Claude, VS Code...) shows for an operation's result,
+    beside the data it gives the model (app/mcp/apps.py serves it).
+
+    `template` is one self-contained HTML document under app/templates/; `version` goes into
+    its URI, which hosts cache the document by, so raise it whenever the document changes (the
+    older URIs still read). `invoking` and `invoked` are what ChatGPT shows while the tool
+    runs and once it has, at most 64 characters each.
+    """
+
+    name: str
+    version: int
+    template: str
+    description: str
+    invoking: str
+    invoked: str
+
+    def __post_init__(self) -> None:
+        if max(len(self.invoking), len(self.invoked)) > 64:
+            raise ValueError(f"{self.name}: invoking and invoked take at most 64 characters")
 
 
 @dataclass(frozen=True)
@@ -91,6 +123,7 @@ class Operation:
     errors: Mapping[int, str]
     links: Mapping[str, Mapping[str, str]]
     paged: bool
+    widget: Widget | None = None
 
     @property
     def name(self) -> str:
@@ -136,13 +169,15 @@ class Resource:
         errors: Mapping[int, str] | None = None,
         links: Mapping[str, Mapping[str, str]] | None = None,
         paged: bool = False,
+        widget: Widget | None = None,
     ) -> Callable[[Callable], Callable]:
         """Declare the decorated work function as an operation.
 
         `path_fields` are the fields of the path's parameters (`todo_id` in
         /todos/<int:todo_id>); `arguments` the schema of the rest, read from the query string
         or the JSON body (`location`); `paged` hands the work function a `Page` for the
-        arguments schema's `limit` and `cursor` (app/paging.py).
+        arguments schema's `limit` and `cursor` (app/paging.py); `widget` is the view an MCP
+        Apps host shows for its result.
         """
 
         def decorator(work: Callable) -> Callable:
@@ -163,6 +198,7 @@ class Resource:
                 errors=dict(errors or {}),
                 links=dict(links or {}),
                 paged=paged,
+                widget=widget,
             )
             unknown = set(operation.scopes) - set(self.scopes)
             if unknown:

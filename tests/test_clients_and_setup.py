@@ -163,6 +163,9 @@ def test_gpt_setup_shows_how_to_connect_chatgpts_developer_mode_over_mcp(app, ru
     assert values["Client ID (static credentials only)"] == client_id
     assert values["Scopes"] == " ".join(all_scopes())
     assert guide["test_chat"] == "List my todos"
+    # What the answer shows, and what to look at when the widget stays blank.
+    widget = next(step for step in guide["steps"] if "widget" in step)
+    assert "tick, add to, rename and delete from" in widget and "If it stays blank" in widget
     # The printed command, pasted into a shell as it is, allows ChatGPT's connector callback.
     command = next(step for step in guide["steps"] if "connector/oauth" in step)
     argv = shlex.split(command[command.index("flask --app app") :])
@@ -283,6 +286,7 @@ def test_setup_page_shows_the_guide(app):
     assert "https://todo-action.test/mcp" in page.text
     assert "clients add-redirect CLIENT_ID https://chatgpt.com/connector/oauth/" in page.text
     assert "List my todos" in page.text
+    assert "If it stays blank" in page.text
 
 
 @pytest.mark.parametrize("action", ["delete", "rotate-secret"])

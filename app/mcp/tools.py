@@ -30,6 +30,7 @@ from mcp import types
 
 from app.credentials import Caller
 from app.json_schema import json_schema
+from app.mcp import apps
 from app.operations import Operation, run
 from app.refusals import Failed, Refusal
 from app.resources import all_operations
@@ -49,10 +50,10 @@ class OperationTool:
     operation: Operation
 
 
-def build_tools(action_auth: str) -> dict[str, OperationTool]:
+def build_tools(action_auth: str, app_name: str) -> dict[str, OperationTool]:
     """The tools of every declared operation, by name."""
     return {
-        operation.name: OperationTool(_tool(operation, action_auth), operation)
+        operation.name: OperationTool(_tool(operation, action_auth, app_name), operation)
         for _, operation in all_operations()
     }
 
@@ -87,7 +88,7 @@ def output_schema(operation: Operation) -> dict[str, Any]:
     return json_schema(operation.response) if operation.response is not None else dict(_EMPTY)
 
 
-def _tool(operation: Operation, action_auth: str) -> types.Tool:
+def _tool(operation: Operation, action_auth: str, app_name: str) -> types.Tool:
     summary, description = describe(operation)
     reads = not operation.consequential
     # In `none` mode a call without credentials acts as the demo user, as on the REST API.
@@ -110,7 +111,8 @@ def _tool(operation: Operation, action_auth: str) -> types.Tool:
                 [{"type": "oauth2", "scopes": list(operation.scopes)}]
                 if signs_in
                 else [{"type": "noauth"}]
-            )
+            ),
+            **apps.tool_meta(operation, app_name),
         },
     )
 

@@ -15,7 +15,7 @@ from marshmallow import fields
 
 from app.extensions import casefolded, db
 from app.models import ID_MAX, User
-from app.operations import NotFound, Resource
+from app.operations import NotFound, Resource, Widget
 from app.paging import Page
 from app.todos.models import Todo
 from app.todos.schemas import (
@@ -40,6 +40,17 @@ todos = Resource(
     model=Todo,
     owner=Todo.owner_id,
     export_schema=TodoSchema(),
+)
+
+# The list an MCP Apps host (ChatGPT, Claude, ...) shows for list_todos: people tick, add,
+# rename and delete todos in it, each a tool call through the host.
+TODO_LIST = Widget(
+    "todo-list",
+    version=1,
+    template="widgets/todo-list.html",
+    description="The user's todos as a list they can tick, add to, rename and delete from.",
+    invoking="Fetching your todos…",
+    invoked="Here are your todos",
 )
 
 # A larger id names no todo, and is never sent to the database (see ID_MAX): the spec shows the
@@ -72,6 +83,7 @@ _LIKE_SPECIAL = re.compile(r"[/%_]")
     response=TodoListSchema(),
     errors={400: "The cursor is not one this API returned"},
     paged=True,
+    widget=TODO_LIST,
 )
 def list_todos(
     caller: User,
