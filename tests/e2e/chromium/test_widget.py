@@ -72,7 +72,10 @@ window.addEventListener("message", async (event) => {
   if (event.source !== frame.contentWindow) return;
   const m = event.data;
   if (!m || m.jsonrpc !== "2.0") return;
-  window.hostLog.push({ method: m.method || null, params: m.params || null, initialized });
+  window.hostLog.push({
+    method: m.method || null, id: m.id ?? null, params: m.params || null,
+    result: m.result || null, initialized,
+  });
   if (m.method === "ui/initialize") {
     send({ id: m.id, result: {
       protocolVersion: "2026-01-26",
@@ -402,3 +405,10 @@ def test_the_hosts_theme_takes_effect_and_screens_are_kept(ada, page):
         for width in (360, 720):
             page.set_viewport_size({"width": width, "height": 700})
             shot(page, f"widget-dark-{width}")
+
+        # Before the host takes it away, the view answers its teardown request.
+        page.evaluate(
+            """() => window.sendToView(
+                 { id: 99, method: "ui/resource-teardown", params: { reason: "closed" } })"""
+        )
+        page.wait_for_function("() => window.hostLog.some(e => e.id === 99 && e.result)")
