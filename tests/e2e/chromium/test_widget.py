@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -26,7 +24,7 @@ from app.audience import mcp_resource
 from app.extensions import db
 from app.todos.models import Todo
 from tests.e2e.chatgpt import server_database
-from tests.e2e.conftest import Server, shot
+from tests.e2e.conftest import Server, serving, shot
 from tests.factories import make_token, make_user
 
 # What a host must apply when a widget declares no CSP of its own (the specification's default).
@@ -122,34 +120,6 @@ class Mcp:
 
     def tool(self, name: str, arguments: dict) -> dict:
         return self("tools/call", {"name": name, "arguments": arguments})["result"]
-
-
-@contextmanager
-def serving(pages: dict[str, tuple[str, dict[str, str]]]) -> Iterator[str]:
-    """A loopback origin of its own serving `pages` (path: (html, headers))."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            html, headers = pages.get(self.path, ("", {}))
-            self.send_response(200 if html else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(html.encode())
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture
