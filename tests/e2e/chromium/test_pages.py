@@ -216,9 +216,7 @@ def test_sign_in_pages_read_whole_on_a_phone(admin_site, page):
     ]
 
 
-def test_pages_carry_the_headers_and_the_consent_page_refuses_to_be_framed(
-    admin_site, page, tmp_path
-):
+def test_pages_carry_the_headers_and_the_consent_page_refuses_to_be_framed(admin_site, page):
     server, client_id = admin_site
     base = server.url
     log_in_as(page, base)
@@ -251,3 +249,11 @@ def test_pages_carry_the_headers_and_the_consent_page_refuses_to_be_framed(
         assert frames[0].url != consent
         assert frames[0].locator("button[value=allow]").count() == 0
         assert "Win a prize" in page.inner_text("body")
+
+
+def test_api_docs_render_under_the_content_security_policy(site, page):
+    server, _ = site
+    page.goto(f"{server.url}/docs/")
+    page.wait_for_selector(".opblock")
+    shot(page, "docs")
+    assert "getTodos" in page.inner_text("body") or "/todos" in page.inner_text("body")
