@@ -42,9 +42,8 @@ MCP_TEST_CHAT = "List my todos"
 # What to look at when the todo list widget shows nothing (docs/chatgpt-app.md, "The widget").
 WIDGET_STEP = (
     "The answer shows the todo list as a widget you can tick, add to, rename and delete from. "
-    "If it stays blank: refresh the app (Settings → Apps → the app → Refresh) so ChatGPT reads "
-    "the tools again, and check the browser console for a Content-Security-Policy error; the "
-    "widget's URI changes with its version, so an old one cached by ChatGPT is never served."
+    "If it stays blank: refresh the app in ChatGPT's settings so that it reads the tools "
+    "again, and look in the browser console for a Content-Security-Policy error."
 )
 # What ChatGPT shows as the connector's callback; the id part changes when the connector is
 # made again.

@@ -19,6 +19,12 @@ MIME_TYPE = "text/html;profile=mcp-app"
 EXTENSION = "io.modelcontextprotocol/ui"
 EMPTY_CSP = {"connectDomains": [], "resourceDomains": []}
 MODERN = "2026-07-28"
+# What would reach outside a document: a URL in an attribute or in CSS, a script import, or a
+# request from script.
+FETCHES = (
+    r"""(src|href)\s*=\s*["']?(https?:)?//|url\(|fetch\(|import\(|\bimport\s"""
+    r"|WebSocket|XMLHttpRequest|EventSource"
+)
 
 
 @pytest.fixture
@@ -98,8 +104,7 @@ def test_a_widget_reads_as_one_html_document_with_its_keys_as_listed(client, tok
         assert content["text"].lower().startswith("<!doctype html>")
         assert content["_meta"] == shown[uri]["_meta"]
         # Whole: nothing is fetched from anywhere (the CSP declares no domain).
-        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", content["text"])
-        assert "import " not in content["text"].split("<script>", 1)[0]
+        assert not re.search(FETCHES, content["text"])
 
 
 def test_a_widgets_keys_are_the_extensions_and_chatgpts(client, token):
@@ -147,11 +152,33 @@ def test_every_tool_may_be_called_from_a_widget_and_writes_show_none(client, tok
 
 
 def test_hosts_without_the_extension_get_the_same_content(client, token, api):
+    """Nothing is gated on the extension: a client that announces it (per request, in the
+    2026-07-28 era) and one that does not get the same result, its data also as JSON text."""
     api.post("/todos", json={"title": "Renew passport"})
     for name in widgets():
-        result = call_tool(client, name, {}, token)
-        assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
-        assert "_meta" not in result
+        results = []
+        for extensions in ({EXTENSION: {"mimeTypes": [MIME_TYPE]}}, None):
+            capabilities = {"extensions": extensions} if extensions else {}
+            meta = {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+                "io.modelcontextprotocol/clientCapabilities": capabilities,
+            }
+            headers = {**token, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call"}
+            response = rpc(
+                client,
+                "tools/call",
+                {"name": name, "arguments": {}, "_meta": meta},
+                {**headers, "Mcp-Name": name},
+            )
+            assert response.status_code == 200, response.text
+            result = response.json["result"]
+            results.append((result["content"], result["structuredContent"]))
+        legacy = call_tool(client, name, {}, token)
+        results.append((legacy["content"], legacy["structuredContent"]))
+        assert results[0] == results[1] == results[2]
+        (text,) = results[0][0]
+        assert json.loads(text["text"]) == results[0][1]
 
 
 def test_an_unknown_uri_is_an_invalid_params_error(client, token):

@@ -34,9 +34,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "template.md"
 NEW_NAME = "my-action"
 NEW_TITLE = "My Action"
-# The suite's tests of what holds for every declared resource: the spec, the contract, MCP, the
-# runner, scopes, keys, OAuth and registration, the export and the privacy page, migrations,
-# docs. The names are looked at below; browser, fault and load tests hold no list of resources.
+# The suite's tests of what holds for every declared resource: the spec, the contract, MCP (and
+# the SDK's client against gunicorn), the runner, scopes, keys, OAuth and registration, the
+# export and the privacy page, migrations, docs. The names are looked at below; browser, fault
+# and load tests hold no list of resources.
 CROSS_CUTTING = [
     "tests/test_notes.py",
     "tests/test_spec.py",

@@ -6,25 +6,36 @@
 // document's size is reported whenever it changes.
 const McpApp = (() => {
   const PROTOCOL_VERSION = "2026-01-26";
-  const TIMEOUT_MS = 30000;
+  // Only the handshake has a deadline: a host may ask the person before it runs a tool, and a
+  // call given up on could still succeed.
+  const HANDSHAKE_MS = 10000;
   const handlers = {};
   const pending = new Map();
   let nextId = 1;
   let context = {};
+  let connected = false;
 
   const post = (message) => window.parent.postMessage({ jsonrpc: "2.0", ...message }, "*");
 
-  function request(method, params) {
+  function request(method, params, deadline) {
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error("The app did not answer in time."));
-      }, TIMEOUT_MS);
+      const timer =
+        deadline &&
+        setTimeout(() => {
+          pending.delete(id);
+          reject(new Error("The app did not answer in time."));
+        }, deadline);
       pending.set(id, { resolve, reject, timer });
       post({ id, method, params });
     });
   }
+
+  // Nothing but the handshake goes to the host before it has ended.
+  const afterHandshake = (method, params) =>
+    connected
+      ? request(method, params)
+      : Promise.reject(new Error("The view is not connected to the app yet."));
 
   const notify = (method, params) => post({ method, params });
 
@@ -59,7 +70,7 @@ const McpApp = (() => {
       const waiting = pending.get(message.id);
       if (!waiting) return;
       pending.delete(message.id);
-      clearTimeout(waiting.timer);
+      if (waiting.timer) clearTimeout(waiting.timer);
       if (message.error) waiting.reject(new Error(message.error.message || "The app refused."));
       else waiting.resolve(message.result || {});
     } else if (message.id !== undefined) {
@@ -91,13 +102,14 @@ const McpApp = (() => {
   on("ping", () => ({}));
 
   async function connect(appInfo) {
-    const result = await request("ui/initialize", {
-      appInfo,
-      appCapabilities: {},
-      protocolVersion: PROTOCOL_VERSION,
-    });
+    const result = await request(
+      "ui/initialize",
+      { appInfo, appCapabilities: {}, protocolVersion: PROTOCOL_VERSION },
+      HANDSHAKE_MS,
+    );
     applyContext(result.hostContext || {});
     notify("ui/notifications/initialized", {});
+    connected = true;
     new ResizeObserver(reportSize).observe(document.documentElement);
     return result;
   }
@@ -106,8 +118,9 @@ const McpApp = (() => {
     connect,
     on,
     context: () => context,
-    callTool: (name, args) => request("tools/call", { name, arguments: args }),
+    callTool: (name, args) => afterHandshake("tools/call", { name, arguments: args }),
+    // Each update replaces the one before it: say everything the model should know.
     updateModelContext: (text) =>
-      request("ui/update-model-context", { content: [{ type: "text", text }] }),
+      afterHandshake("ui/update-model-context", { content: [{ type: "text", text }] }),
   };
 })();

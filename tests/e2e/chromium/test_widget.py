@@ -43,6 +43,9 @@ HOST_CONTEXT = {
     "styles": {"variables": {"--color-background-primary": "#ffffff"}},
 }
 XSS = "<img src=x onerror=alert(1)>"
+# Markup that would leave a trace if it ran: the sandbox blocks alert() without a dialog.
+TRACE = '<img src=x onerror="document.body.dataset.ran=1">'
+
 
 HOST_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Host</title>
@@ -159,8 +162,21 @@ class Host:
         )
 
     def context_said(self) -> list[str]:
+        """Each update-model-context's text, in order (each replaces the one before it)."""
         said = self.page.evaluate("window.modelContext")
-        return [block["text"] for entry in said for block in entry["content"]]
+        return ["".join(block["text"] for block in entry["content"]) for entry in said]
+
+    def sync(self) -> None:
+        """Wait until the view has handled every message sent to it so far: messages are
+        handled in order, and it answers a ping."""
+        self.pings = getattr(self, "pings", 1000) + 1
+        self.page.evaluate("id => window.sendToView({ id, method: 'ping' })", self.pings)
+        self.page.wait_for_function(
+            "id => window.hostLog.some(e => e.id === id && e.result)", arg=self.pings
+        )
+
+    def calls(self) -> int:
+        return self.methods().count("tools/call")
 
     def view(self):
         return self.page.frame_locator("#view").locator("html")
@@ -223,6 +239,8 @@ def test_a_person_ticks_adds_renames_deletes_and_pages_in_the_widget(ada, page, 
         # Loading until the tool's result arrives; nothing sent before the handshake ended.
         host.wait_for("ui/notifications/initialized")
         assert host.frame.locator("#status").inner_text() == "Loading your todos…"
+        # Nothing to act on until the list is there.
+        assert host.frame.get_by_role("button", name="Add", exact=True).is_disabled()
         assert host.methods()[:2] == ["ui/initialize", "ui/notifications/initialized"]
         assert [e["initialized"] for e in host.log()[:2]] == [False, False]
         page.evaluate("r => window.deliverResult(r)", mcp.tool("list_todos", {"limit": 2}))
@@ -235,6 +253,14 @@ def test_a_person_ticks_adds_renames_deletes_and_pages_in_the_widget(ada, page, 
         labels.nth(2).wait_for()
         assert labels.all_inner_texts() == ["Buy milk", "Call the bank", "Renew passport"]
         assert host.frame.get_by_role("button", name="Show more").is_hidden()
+        # A host that shows the view its own call's result, or the first one again, changes
+        # nothing of what it shows.
+        cursor = mcp.tool("list_todos", {"limit": 2})["structuredContent"]["next_cursor"]
+        page_two = mcp.tool("list_todos", {"limit": 2, "cursor": cursor})
+        page.evaluate("r => window.deliverResult(r)", page_two)
+        page.evaluate("r => window.deliverResult(r)", mcp.tool("list_todos", {"limit": 1}))
+        host.sync()
+        assert labels.all_inner_texts() == ["Buy milk", "Call the bank", "Renew passport"]
 
         host.frame.get_by_role("checkbox", name="Buy milk").check()
         host.wait_for("ui/update-model-context")
@@ -244,34 +270,47 @@ def test_a_person_ticks_adds_renames_deletes_and_pages_in_the_widget(ada, page, 
         host.frame.get_by_role("button", name="Add", exact=True).click()
         host.wait_for("ui/update-model-context", 2)
         assert XSS in titles(server)
-        # Shown as text: no element came of it, and nothing ran (no dialog).
+        # Shown as text: no element came of it, and nothing ran.
         assert host.frame.locator("li label").last.inner_text() == XSS
         assert host.frame.locator("img").count() == 0
+        host.frame.get_by_label("New todo").fill(TRACE)
+        host.frame.get_by_label("New todo").press("Enter")
+        host.wait_for("ui/update-model-context", 3)
+        assert host.frame.locator("li label").last.inner_text() == TRACE
+        assert host.frame.locator("body").get_attribute("data-ran") is None
 
         host.frame.get_by_role("button", name="Rename “Call the bank”").click()
         field = host.frame.get_by_label("New title for “Call the bank”")
         field.fill("Call the bank about the card")
         field.press("Enter")
-        host.wait_for("ui/update-model-context", 3)
+        host.wait_for("ui/update-model-context", 4)
         assert "Call the bank about the card" in titles(server)
 
         host.frame.get_by_role("button", name="Delete “Renew passport”").click()
-        host.wait_for("ui/update-model-context", 4)
+        host.wait_for("ui/update-model-context", 5)
         assert "Renew passport" not in titles(server)
         assert host.frame.locator("li label").all_inner_texts() == [
             "Buy milk",
             "Call the bank about the card",
             XSS,
+            TRACE,
         ]
-        assert host.context_said() == [
-            "The user marked the todo “Buy milk” done.",
-            f"The user added the todo “{XSS}”.",
-            "The user renamed the todo “Call the bank” to “Call the bank about the card”.",
-            "The user deleted the todo “Renew passport”.",
-        ]
-        # Its size, as the list grew.
-        sizes = [e["params"] for e in host.log() if e["method"] == "ui/notifications/size-changed"]
-        assert sizes and all(s["height"] > 0 and s["width"] > 0 for s in sizes)
+        # One line each time, with everything the person did since the list was shown.
+        said = host.context_said()
+        assert len(said) == 5 and all("\n" not in text for text in said)
+        assert said[-1] == (
+            "In the todo list, the user marked the todo “Buy milk” done; "
+            f"added the todo “{XSS}”; added the todo “{TRACE}”; "
+            "renamed the todo “Call the bank” to “Call the bank about the card”; "
+            "deleted the todo “Renew passport”."
+        )
+        # The host sized its frame to what the view reported last: the whole list.
+        height = host.frame.locator("html").evaluate(
+            "h => Math.ceil(h.getBoundingClientRect().height)"
+        )
+        page.wait_for_function(
+            "h => document.getElementById('view').style.height === h + 'px'", arg=height
+        )
         shot(page, f"widget-{sandbox.replace(' ', '-')}")
 
 
@@ -285,8 +324,8 @@ def test_an_error_puts_things_back_and_says_why(ada, page):
         # Deleted by another client after the list was shown.
         mcp.tool("delete_todo", {"todo_id": gone["id"]})
         box = host.frame.get_by_role("checkbox", name="Gone elsewhere")
-        box.check()
-        message = host.frame.locator("[aria-live]")
+        box.click()
+        message = host.frame.locator("[aria-live=assertive]")
         message.filter(has_text="No todo").wait_for()
         assert message.inner_text().startswith("Could not change “Gone elsewhere”: No todo")
         assert not box.is_checked()
@@ -324,9 +363,15 @@ def test_the_keyboard_alone_does_everything(ada, page):
         page.keyboard.press("Tab")  # Rename
         page.keyboard.press("Enter")
         page.keyboard.type("Buy oat milk")
-        page.keyboard.press("Escape")  # cancels
-        assert titles(server)["Buy milk"] is True
-        page.keyboard.press("Enter")  # Rename again: the focus went back to it
+        calls = host.calls()
+        page.keyboard.press("Escape")  # cancels: the field goes, the title stays, nothing is sent
+        assert host.frame.get_by_label("New title for “Buy milk”").count() == 0
+        assert host.frame.locator("li label").first.inner_text() == "Buy milk"
+        page.keyboard.press("Tab")  # the focus went back to Rename: Tab reaches Delete
+        assert host.frame.locator(":focus").get_attribute("aria-label") == "Delete “Buy milk”"
+        page.keyboard.press("Shift+Tab")
+        assert host.calls() == calls
+        page.keyboard.press("Enter")  # Rename again
         page.keyboard.press("Control+A")
         page.keyboard.type("Buy oat milk")
         page.keyboard.press("Enter")
@@ -363,15 +408,17 @@ def test_the_hosts_theme_takes_effect_and_screens_are_kept(ada, page):
                  method: "ui/notifications/host-context-changed",
                  params: {
                    theme: "dark",
-                   styles: { variables: { "--color-background-primary": "#212121" } },
+                   styles: { variables: { "--color-background-primary": "#202a36" } },
                  },
                })"""
         )
         host.frame.locator("html[data-theme=dark]").wait_for()
         background = host.frame.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")
-        assert background == "rgb(33, 33, 33)"
+        # The host's variable where it gives one, the dark fallback where it does not.
+        assert background == "rgb(32, 42, 54)"
         text = host.frame.locator("li label").first.evaluate("l => getComputedStyle(l).color")
-        assert re.fullmatch(r"rgb\((\d+), \1, \1\)", text) and int(text[4:7]) > 120
+        grey = re.fullmatch(r"rgb\((\d+), \1, \1\)", text)
+        assert grey and int(grey.group(1)) > 120, text
         for width in (360, 720):
             page.set_viewport_size({"width": width, "height": 700})
             shot(page, f"widget-dark-{width}")
