@@ -725,15 +725,25 @@ def rounds_text(values: list[float], fmt: str, unit: str = "") -> str:
     return ", ".join(format(v, fmt) + unit for v in values)
 
 
+def cpu_ratio(measured: Measurement, against: Measurement, limit: float) -> tuple[bool, str]:
+    """`measured`'s worker CPU per request over `against`'s, as the median of the rounds'
+    ratios: whether it is within `limit`, and the figures with each round's."""
+    ratios = round_ratios(measured, against, "cpu_ms")
+    ratio = statistics.median(ratios)
+    return ratio <= limit, (
+        f"{ratio:.2f}x ({measured.cpu_ms:.2f} against {against.cpu_ms:.2f} ms); rounds "
+        f"{rounds_text(ratios, '.2f', 'x')}"
+    )
+
+
 def targets(run_: dict) -> list[tuple[str, bool, str]]:
     out = []
     workers = run_["workers"]
     bare, get = find(run_, "bare"), find(run_, "getTodos")
     # At --connections (16) the workers never wait for work, so CPU per request is the steady
     # cost, counted over the most requests (the CPU clock ticks in hundredths of a second).
-    cpu_ratios = round_ratios(get, bare, "cpu_ms")
-    cpu_ratio = statistics.median(cpu_ratios)
     cpu_target = TARGET_CPU_RATIO[run_["db"]]
+    within, figures = cpu_ratio(get, bare, cpu_target)
     one_each = statistics.median(
         round_ratios(find(run_, "getTodos", workers), find(run_, "bare", workers), "cpu_ms")
     )
@@ -741,33 +751,23 @@ def targets(run_: dict) -> list[tuple[str, bool, str]]:
         (
             f"getTodos worker CPU/request <= {cpu_target:g}x bare's at {get.connections} "
             "connections (median of rounds)",
-            cpu_ratio <= cpu_target,
-            f"{cpu_ratio:.2f}x ({get.cpu_ms:.2f} against {bare.cpu_ms:.2f} ms); rounds "
-            f"{rounds_text(cpu_ratios, '.2f', 'x')}; at {workers} connections {one_each:.2f}x",
+            within,
+            f"{figures}; at {workers} connections {one_each:.2f}x",
         )
     )
-    mcp = find(run_, "mcp list_todos")
-    mcp_ratios = round_ratios(mcp, get, "cpu_ms")
-    mcp_ratio = statistics.median(mcp_ratios)
     out.append(
         (
             f"MCP list_todos worker CPU/request <= {TARGET_MCP_CPU_RATIO:g}x getTodos' for the "
             "same page (median of rounds)",
-            mcp_ratio <= TARGET_MCP_CPU_RATIO,
-            f"{mcp_ratio:.2f}x ({mcp.cpu_ms:.2f} against {get.cpu_ms:.2f} ms); rounds "
-            f"{rounds_text(mcp_ratios, '.2f', 'x')}",
+            *cpu_ratio(find(run_, "mcp list_todos"), get, TARGET_MCP_CPU_RATIO),
         )
     )
-    keyed, fastapi = find(run_, "getTodos (API key)"), find(run_, "fastapi-sync")
-    peer_ratios = round_ratios(keyed, fastapi, "cpu_ms")
-    peer_ratio = statistics.median(peer_ratios)
+    keyed = find(run_, "getTodos (API key)")
     out.append(
         (
             f"getTodos (API key) worker CPU/request <= {TARGET_PEER_CPU_RATIO:g}x FastAPI's "
             "(sync engine) for the same page (median of rounds)",
-            peer_ratio <= TARGET_PEER_CPU_RATIO,
-            f"{peer_ratio:.2f}x ({keyed.cpu_ms:.2f} against {fastapi.cpu_ms:.2f} ms); rounds "
-            f"{rounds_text(peer_ratios, '.2f', 'x')}",
+            *cpu_ratio(keyed, find(run_, "fastapi-sync"), TARGET_PEER_CPU_RATIO),
         )
     )
     get_w = find(run_, "getTodos", workers)
@@ -813,13 +813,10 @@ def reported(run_: dict) -> list[tuple[str, bool, str]]:
     out = []
     keyed = find(run_, "getTodos (API key)")
     for name in PEERS[1:]:
-        peer = find(run_, name)
-        ratio = statistics.median(round_ratios(keyed, peer, "cpu_ms"))
         out.append(
             (
                 f"getTodos (API key) worker CPU/request <= {name}'s",
-                ratio <= 1.0,
-                f"{ratio:.2f}x ({keyed.cpu_ms:.2f} against {peer.cpu_ms:.2f} ms)",
+                *cpu_ratio(keyed, find(run_, name), 1.0),
             )
         )
     for name in P99_REPORTED:
