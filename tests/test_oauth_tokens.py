@@ -20,6 +20,7 @@ from app.models import (
     utcnow,
 )
 from app.oauth.grants import REFRESH_GRACE
+from app.resources import all_scopes
 from app.todos.models import Todo
 from tests.browser import post_form
 from tests.factories import GPT_ID, PASSWORD, make_client
@@ -284,6 +285,7 @@ def test_codes_tokens_and_secrets_are_stored_only_as_digests(app, user_browser, 
 
 def test_refresh_can_narrow_but_not_widen_the_scope(app, user_browser, chatgpt):
     client_id, secret = chatgpt
+    one, another = list(all_scopes())[:2]
     server = app.test_client()
     token = exchange(server, client_id, secret, get_code(user_browser, client_id)).json
 
@@ -292,22 +294,20 @@ def test_refresh_can_narrow_but_not_widen_the_scope(app, user_browser, chatgpt):
         data={
             "grant_type": "refresh_token",
             "refresh_token": token["refresh_token"],
-            "scope": "todos:read",
+            "scope": one,
         },
         headers=basic(client_id, secret),
     )
     assert narrower.status_code == 200, narrower.json
-    assert narrower.json["scope"] == "todos:read"
+    assert narrower.json["scope"] == one
 
-    read_only = exchange(
-        server, client_id, secret, get_code(user_browser, client_id, scope="todos:read")
-    )
+    read_only = exchange(server, client_id, secret, get_code(user_browser, client_id, scope=one))
     wider = server.post(
         "/oauth/token",
         data={
             "grant_type": "refresh_token",
             "refresh_token": read_only.json["refresh_token"],
-            "scope": "todos:read todos:write",
+            "scope": f"{one} {another}",
         },
         headers=basic(client_id, secret),
     )
