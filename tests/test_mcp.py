@@ -5,7 +5,6 @@ The SDK's own client against real gunicorn is in tests/e2e/test_mcp_client.py.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from app.resources import RESOURCES, all_operations, all_scopes
 from app.todos.models import Todo
 from tests.browser import log_in, post_form
 from tests.conftest import TEST_PUBLIC_URL, build_app, spec_path
+from tests.e2e.apps import protected_only
 from tests.factories import make_client, make_token, make_user
 from tests.oauth_helpers import exchange, get_code
 
@@ -94,14 +94,7 @@ def nothing_public(monkeypatch) -> None:
     """The declared resources without their public operations, if they have any: a client
     without a token then has nothing to call (tests/test_operations.py has one that does).
     Set before the app is built, which reads the resources."""
-    monkeypatch.setattr(
-        resources,
-        "RESOURCES",
-        tuple(
-            dataclasses.replace(r, operations=[o for o in r.operations if not o.public])
-            for r in resources.RESOURCES
-        ),
-    )
+    monkeypatch.setattr(resources, "RESOURCES", protected_only())
 
 
 def test_without_a_token_the_401_names_the_metadata_and_scopes(nothing_public, client):

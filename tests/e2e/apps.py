@@ -14,12 +14,18 @@ import dataclasses
 from flask import Flask
 
 from app import create_app, resources
+from app.operations import Resource
+
+
+def protected_only() -> tuple[Resource, ...]:
+    """The declared resources less their public operations."""
+    return tuple(
+        dataclasses.replace(r, operations=[o for o in r.operations if not o.public])
+        for r in resources.RESOURCES
+    )
 
 
 def without_public_operations() -> Flask:
     # Set before create_app, which reads the registry; this process serves nothing else.
-    resources.RESOURCES = tuple(
-        dataclasses.replace(r, operations=[o for o in r.operations if not o.public])
-        for r in resources.RESOURCES
-    )
+    resources.RESOURCES = protected_only()
     return create_app()
